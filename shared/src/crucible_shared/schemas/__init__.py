@@ -1,0 +1,1 @@
+"""Wire schemas: what the services send each other and what the API serves."""

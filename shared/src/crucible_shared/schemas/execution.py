@@ -1,0 +1,59 @@
+"""The executor's contract: one request in, a stream of events out.
+
+`POST /execute` answers 503 at once when the executor is full; otherwise
+200 with newline-delimited JSON: `started` when the sandbox is up, then
+exactly one of `finished` (the program ran; its outcome says how it ended)
+or `failed` (the platform could not run it).
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from crucible_shared import limits
+from crucible_shared.lifecycle import Outcome
+
+
+class ExecutionRequest(BaseModel):
+    evaluation_id: str
+    code: Annotated[str, Field(min_length=1)]
+    stdin: str = ""
+    timeout_seconds: Annotated[
+        int, Field(ge=limits.TIMEOUT_SECONDS.minimum, le=limits.TIMEOUT_SECONDS.maximum)
+    ] = limits.TIMEOUT_SECONDS.default
+    memory_mb: Annotated[
+        int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)
+    ] = limits.MEMORY_MB.default
+
+
+class ExecutionResult(BaseModel):
+    outcome: Outcome
+    exit_code: int | None = Field(
+        description="The program's exit status; 128 + N when killed by signal N."
+    )
+    stdout: str
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    duration_ms: int
+
+
+class ExecutionStarted(BaseModel):
+    type: Literal["started"] = "started"
+    executor: str
+
+
+class ExecutionFinished(BaseModel):
+    type: Literal["finished"] = "finished"
+    result: ExecutionResult
+
+
+class ExecutionFailed(BaseModel):
+    type: Literal["failed"] = "failed"
+    error: str
+
+
+ExecutionEvent = Annotated[
+    ExecutionStarted | ExecutionFinished | ExecutionFailed, Field(discriminator="type")
+]
+execution_event_adapter: TypeAdapter[ExecutionEvent] = TypeAdapter(ExecutionEvent)
