@@ -55,6 +55,12 @@ class WorkerSettings(BrokerSettings, StorageClientSettings):
     executor_connect_timeout_seconds: float = Field(
         default=5.0, gt=0, description="How long to wait for an executor to answer at all."
     )
+    max_retries: int = Field(
+        default=3, ge=0, description="Retries of a platform fault before the evaluation fails."
+    )
+    retry_backoff_seconds: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles each time, with jitter."
+    )
 
 
 class ExecutorSettings(_CrucibleSettings):

@@ -27,6 +27,10 @@ class TransitionRefused(StorageError):
     """The evaluation is not in a status that allows the update (HTTP 409)."""
 
 
+class RequestRejected(StorageError):
+    """The storage service found the request invalid (HTTP 422), e.g. a bad cursor."""
+
+
 class StorageClient:
     def __init__(self, settings: StorageClientSettings) -> None:
         self._http = httpx.Client(
@@ -92,6 +96,8 @@ class StorageClient:
             raise EvaluationNotFound(response.json().get("detail", "evaluation not found"))
         if response.status_code == 409:
             raise TransitionRefused(response.json().get("detail", "transition refused"))
+        if response.status_code == 422:
+            raise RequestRejected(response.json().get("detail", "invalid request"))
         if response.status_code >= 400:
             raise StorageError(f"storage service answered {response.status_code}: {response.text}")
         return response

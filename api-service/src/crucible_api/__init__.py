@@ -1,0 +1,1 @@
+"""Crucible's public REST API."""

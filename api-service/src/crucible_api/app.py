@@ -1,0 +1,63 @@
+"""The API's application: routes under /api, health at the root."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from crucible_api.body_limit import BodySizeLimit
+from crucible_api.queueing import EvaluationQueue
+from crucible_api.routes import evaluations, health
+from crucible_shared.settings import ApiSettings
+from crucible_shared.storage_client import (
+    EvaluationNotFound,
+    RequestRejected,
+    StorageClient,
+    StorageError,
+    TransitionRefused,
+)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.storage = StorageClient(settings)
+        app.state.queue = EvaluationQueue(settings)
+        yield
+        app.state.storage.close()
+        app.state.queue.close()
+
+    app = FastAPI(
+        title="Crucible",
+        summary="Runs untrusted Python in sandboxes with hard limits.",
+        version="0.1.0",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit)
+    app.include_router(health.router)
+    app.include_router(evaluations.router, prefix="/api")
+    _add_storage_error_handlers(app)
+    return app
+
+
+def _add_storage_error_handlers(app: FastAPI) -> None:
+    # Order matters: the specific StorageError subclasses first.
+    statuses: list[tuple[type[StorageError], int]] = [
+        (EvaluationNotFound, 404),
+        (TransitionRefused, 409),
+        (RequestRejected, 422),
+        (StorageError, 503),
+    ]
+    for error_type, code in statuses:
+
+        def handler(_: Request, exc: Exception, code: int = code) -> JSONResponse:
+            detail = str(exc) if code != 503 else f"storage service unavailable: {exc}"
+            return JSONResponse(status_code=code, content={"detail": detail})
+
+        app.add_exception_handler(error_type, handler)

@@ -1,0 +1,22 @@
+"""What route handlers receive, as named dependencies."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from crucible_api.queueing import EvaluationQueue
+from crucible_shared.storage_client import StorageClient
+
+
+def _storage(request: Request) -> StorageClient:
+    storage: StorageClient = request.app.state.storage
+    return storage
+
+
+def _queue(request: Request) -> EvaluationQueue:
+    queue: EvaluationQueue = request.app.state.queue
+    return queue
+
+
+StorageDep = Annotated[StorageClient, Depends(_storage)]
+QueueDep = Annotated[EvaluationQueue, Depends(_queue)]

@@ -1,0 +1,1 @@
+"""Crucible's Celery worker: takes evaluations off the priority queues and runs them."""

@@ -1,0 +1,1 @@
+"""The Celery application, wired in one place."""
