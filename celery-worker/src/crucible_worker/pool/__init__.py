@@ -1,0 +1,1 @@
+"""The executor pool: slots claimed and released atomically through Lua scripts."""

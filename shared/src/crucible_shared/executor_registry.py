@@ -1,0 +1,67 @@
+"""Executors announce themselves in the pool Redis; the API reads who is there.
+
+An executor registers once and then beats: its `alive` key expires unless
+renewed, so one that dies leaves the pool within one heartbeat TTL without
+anybody cleaning up after it.
+"""
+
+import time
+
+from pydantic import BaseModel
+from redis import Redis
+
+from crucible_shared import redis_keys
+
+
+class ExecutorStatus(BaseModel):
+    id: str
+    url: str
+    backend: str
+    capacity: int
+    slots_in_use: int
+    alive: bool
+
+
+def register_executor(
+    redis: Redis, *, executor_id: str, url: str, backend: str, capacity: int, ttl_seconds: float
+) -> None:
+    with redis.pipeline() as pipe:
+        pipe.hset(
+            redis_keys.executor(executor_id),
+            mapping={"url": url, "backend": backend, "capacity": capacity},
+        )
+        pipe.sadd(redis_keys.EXECUTORS, executor_id)
+        pipe.set(redis_keys.executor_alive(executor_id), 1, px=int(ttl_seconds * 1000))
+        pipe.execute()
+
+
+def beat(redis: Redis, *, executor_id: str, ttl_seconds: float) -> None:
+    redis.set(redis_keys.executor_alive(executor_id), 1, px=int(ttl_seconds * 1000))
+
+
+def deregister_executor(redis: Redis, *, executor_id: str) -> None:
+    with redis.pipeline() as pipe:
+        pipe.srem(redis_keys.EXECUTORS, executor_id)
+        pipe.delete(redis_keys.executor_alive(executor_id), redis_keys.executor(executor_id))
+        pipe.execute()
+
+
+def pool_status(redis: Redis) -> list[ExecutorStatus]:
+    now_ms = int(time.time() * 1000)
+    statuses = []
+    for raw_id in sorted(redis.smembers(redis_keys.EXECUTORS)):
+        executor_id = raw_id.decode()
+        info = {k.decode(): v.decode() for k, v in redis.hgetall(redis_keys.executor(executor_id)).items()}
+        if not info:
+            continue
+        statuses.append(
+            ExecutorStatus(
+                id=executor_id,
+                url=info["url"],
+                backend=info["backend"],
+                capacity=int(info["capacity"]),
+                slots_in_use=redis.zcount(redis_keys.executor_leases(executor_id), now_ms, "+inf"),
+                alive=bool(redis.exists(redis_keys.executor_alive(executor_id))),
+            )
+        )
+    return statuses
