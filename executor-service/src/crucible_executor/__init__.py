@@ -1,0 +1,1 @@
+"""Crucible's executor: runs one evaluation in a sandbox with hard limits."""

@@ -1,0 +1,33 @@
+"""The executor's FastAPI app: `uvicorn crucible_executor.app:create_app --factory`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from crucible_shared.settings import ExecutorSettings
+from fastapi import FastAPI
+
+from crucible_executor.capacity import Capacity
+from crucible_executor.pool_membership import pool_membership
+from crucible_executor.routes import execute, health
+from crucible_executor.runs import RunningEvaluations
+from crucible_executor.sandbox.backends import open_backend
+
+
+def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
+    settings = settings or ExecutorSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runs = RunningEvaluations()
+        with open_backend(settings) as backend:
+            app.state.settings = settings
+            app.state.backend = backend
+            app.state.capacity = Capacity(settings.executor_capacity)
+            app.state.runs = runs
+            async with pool_membership(settings, runs):
+                yield
+
+    app = FastAPI(title="Crucible executor", lifespan=lifespan)
+    app.include_router(execute.router)
+    app.include_router(health.router)
+    return app

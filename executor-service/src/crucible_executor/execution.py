@@ -1,0 +1,78 @@
+"""One evaluation running in the background, its events queued for whoever streams them."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from crucible_shared.schemas.execution import (
+    ExecutionCancelled,
+    ExecutionEvent,
+    ExecutionFailed,
+    ExecutionFinished,
+    ExecutionRequest,
+    ExecutionStarted,
+)
+
+from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class Execution:
+    """Runs from construction; `cancel()` kills the sandbox.
+
+    `release` is called once the sandbox is gone, however the run ends, and
+    before the last event is queued: a client that sends its next request as
+    soon as it reads `finished` must find the slot free.
+    """
+
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        request: ExecutionRequest,
+        *,
+        executor_id: str,
+        release: Callable[[], None],
+    ) -> None:
+        self._events: asyncio.Queue[ExecutionEvent] = asyncio.Queue()
+        self._executor_id = executor_id
+        self._task = asyncio.create_task(self._run(backend, request, release))
+
+    async def events(self) -> AsyncIterator[ExecutionEvent]:
+        """`started` if the sandbox came up, then the one terminal event."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if not isinstance(event, ExecutionStarted):
+                return
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    async def _run(
+        self, backend: SandboxBackend, request: ExecutionRequest, release: Callable[[], None]
+    ) -> None:
+        event: ExecutionEvent
+        try:
+            try:
+                result = await backend.run(request, on_started=self._announce_start)
+            finally:
+                release()
+        except asyncio.CancelledError:
+            # Whoever still listens (a worker, when the evaluation was cancelled
+            # by request) learns that the sandbox is gone.
+            self._events.put_nowait(ExecutionCancelled())
+            raise
+        except SandboxUnavailable as exc:
+            logger.error("evaluation %s could not run: %s", request.evaluation_id, exc)
+            event = ExecutionFailed(error=str(exc))
+        except Exception as exc:
+            # The client is owed a terminal event even when the executor has a bug.
+            logger.exception("evaluation %s: executor error", request.evaluation_id)
+            event = ExecutionFailed(error=f"executor error: {exc!r}")
+        else:
+            event = ExecutionFinished(result=result)
+        self._events.put_nowait(event)
+
+    async def _announce_start(self) -> None:
+        self._events.put_nowait(ExecutionStarted(executor=self._executor_id))

@@ -1,0 +1,42 @@
+from typing import Any
+
+from crucible_shared.schemas.execution import ExecutionRequest
+from fastapi import APIRouter, HTTPException, status
+
+from crucible_executor.deps import BackendDep, CapacityDep, RunsDep, SettingsDep
+from crucible_executor.event_stream import ExecutionStream
+from crucible_executor.execution import Execution
+
+router = APIRouter(tags=["execute"])
+
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "`started`, then `finished` or `failed`, one JSON object a line.",
+        "content": {"application/x-ndjson": {}},
+    },
+    503: {"description": "Every slot of this executor is taken; try another or later."},
+}
+
+
+@router.post("/execute", response_class=ExecutionStream, responses=_STREAM_DOC)
+async def execute(
+    request: ExecutionRequest,
+    settings: SettingsDep,
+    backend: BackendDep,
+    capacity: CapacityDep,
+    runs: RunsDep,
+) -> ExecutionStream:
+    if not capacity.claim():
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"executor {settings.executor_id} is at capacity: "
+            f"{capacity.limit} of {capacity.limit} evaluations running",
+        )
+
+    def release() -> None:
+        capacity.release()
+        runs.discard(request.evaluation_id)
+
+    execution = Execution(backend, request, executor_id=settings.executor_id, release=release)
+    runs.add(request.evaluation_id, execution)
+    return ExecutionStream(execution)

@@ -1,0 +1,1 @@
+"""Sandboxes that run one untrusted program each, and what their backends share."""

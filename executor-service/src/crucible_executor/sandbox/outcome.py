@@ -1,0 +1,49 @@
+"""How a run ended, from what a backend observed: the rules every backend shares."""
+
+from crucible_shared.lifecycle import Outcome
+from crucible_shared.schemas.execution import ExecutionResult
+
+from crucible_executor.sandbox.streams import CappedOutput
+
+
+def exit_status(returncode: int) -> int:
+    """The shell's convention: a signal N is reported as 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def classify(
+    *, timed_out: bool, memory_exceeded: bool, output_exceeded: bool, exit_code: int
+) -> Outcome:
+    # A limit explains the exit status it caused, so limits are checked first.
+    if timed_out:
+        return Outcome.TIMEOUT
+    if memory_exceeded:
+        return Outcome.MEMORY_EXCEEDED
+    if output_exceeded:
+        return Outcome.OUTPUT_LIMIT_EXCEEDED
+    return Outcome.SUCCESS if exit_code == 0 else Outcome.ERROR
+
+
+def execution_result(
+    *,
+    stdout: CappedOutput,
+    stderr: CappedOutput,
+    exit_code: int,
+    timed_out: bool,
+    memory_exceeded: bool,
+    duration_ms: int,
+) -> ExecutionResult:
+    return ExecutionResult(
+        outcome=classify(
+            timed_out=timed_out,
+            memory_exceeded=memory_exceeded,
+            output_exceeded=stdout.truncated or stderr.truncated,
+            exit_code=exit_code,
+        ),
+        exit_code=exit_code,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        stdout_truncated=stdout.truncated,
+        stderr_truncated=stderr.truncated,
+        duration_ms=duration_ms,
+    )
