@@ -1,0 +1,74 @@
+"""The storage service's FastAPI application.
+
+Run it with `uvicorn crucible_storage.app:create_app --factory`.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from crucible_shared.settings import StorageSettings
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from crucible_storage.backends.base import StorageBackend
+from crucible_storage.backends.database import DatabaseBackend
+from crucible_storage.db.engine import create_database_engine
+from crucible_storage.errors import Conflict, NotFound, RequestRejected
+from crucible_storage.migrate import upgrade_to_head
+from crucible_storage.routes import dead_letters, evaluations, health
+
+_STATUS_CODES: dict[type[Exception], int] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    RequestRejected: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def create_app(settings: StorageSettings | None = None) -> FastAPI:
+    settings = settings or StorageSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_database_engine(settings.database_url)
+        try:
+            upgrade_to_head(engine)
+            backend: StorageBackend = DatabaseBackend(engine)
+            app.state.backend = backend
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="Crucible storage", lifespan=lifespan)
+    app.include_router(evaluations.router)
+    app.include_router(dead_letters.router)
+    app.include_router(health.router)
+    for error in _STATUS_CODES:
+        app.add_exception_handler(error, _refuse)
+    app.add_exception_handler(RequestValidationError, _reject_invalid)
+    return app
+
+
+async def _refuse(request: Request, exc: Exception) -> JSONResponse:
+    status_code = next(code for base, code in _STATUS_CODES.items() if isinstance(exc, base))
+    return JSONResponse({"detail": str(exc)}, status_code=status_code)
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON escaped to ASCII, so that it can quote input that is not Unicode text."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def _reject_invalid(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler quotes the input back and fails with a 500 on a
+    # lone surrogate, which JSON's \u escapes can carry but UTF-8 cannot.
+    assert isinstance(exc, RequestValidationError)
+    return _AsciiJSONResponse(
+        {"detail": jsonable_encoder(exc.errors())},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )

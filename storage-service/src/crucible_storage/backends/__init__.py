@@ -1,0 +1,1 @@
+"""Where evaluations are kept: implementations of `StorageBackend`."""

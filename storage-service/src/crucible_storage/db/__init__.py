@@ -1,0 +1,1 @@
+"""The SQL side of storage: column types, models, engine and the queries on them."""
