@@ -1,23 +1,11 @@
 """./start-platform.sh: one start, no duplicates, restarts what died, stops what it started."""
 
-import os
 import re
-import signal
 import subprocess
-import time
 
-from tests.support.platform import Platform
+from tests.support.platform import Platform, process_alive
 
-SERVICES = ["redis", "storage-service", "executor-service", "celery-worker", "api-service"]
-
-
-def _alive(pid: int) -> bool:
-    # A zombie counts as gone: not every init reaps the orphans it inherits.
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+SERVICES = ["redis", "storage-service", "executor-service", "celery-worker", "flower", "api-service"]
 
 
 def test_second_start_starts_no_duplicates(own_platform: Platform) -> None:
@@ -32,9 +20,7 @@ def test_second_start_starts_no_duplicates(own_platform: Platform) -> None:
 
 def test_a_dead_service_is_started_again(own_platform: Platform) -> None:
     worker = own_platform.pid("celery-worker")
-    os.killpg(worker, signal.SIGKILL)
-    while _alive(worker):
-        time.sleep(0.05)
+    own_platform.kill("celery-worker")
 
     status = own_platform.script("status")
     assert re.search(r"celery-worker\s+stopped", status.stdout), status.stdout
@@ -52,7 +38,7 @@ def test_stop_stops_everything_it_started_and_nothing_else(own_platform: Platfor
     own_platform.script("stop")
 
     try:
-        assert not any(_alive(pid) for pid in pids)
+        assert not any(process_alive(pid) for pid in pids)
         assert not any((own_platform.state_dir / "run").iterdir())
         assert bystander.poll() is None
     finally:

@@ -130,3 +130,14 @@ def test_two_workers_racing_for_the_last_slot_exactly_one_wins(
         winners = [lease for lease in won if lease is not None]
         assert len(winners) == 1, f"round {round_number}: {won}"
         assert pools[0].release_lease(winners[0])  # type: ignore[arg-type]
+
+
+def test_an_evicted_executor_gets_no_work_until_it_beats_again(pool_redis: Redis) -> None:
+    add_executor(pool_redis, "x1", capacity=1)
+    pool = ExecutorPool(pool_redis, 30)
+
+    pool.evict("x1")
+    assert pool.claim_slot("e1") is None
+
+    add_executor(pool_redis, "x1", capacity=1)  # its next heartbeat
+    assert pool.claim_slot("e1") is not None

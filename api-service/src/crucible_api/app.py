@@ -7,8 +7,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from crucible_api.body_limit import BodySizeLimit
+from crucible_api.fleet import Fleet
 from crucible_api.queueing import EvaluationQueue
-from crucible_api.routes import evaluations, health
+from crucible_api.routes import dead_letters, evaluations, health, metrics, queue
 from crucible_shared.settings import ApiSettings
 from crucible_shared.storage_client import (
     EvaluationNotFound,
@@ -26,9 +27,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.storage = StorageClient(settings)
         app.state.queue = EvaluationQueue(settings)
+        app.state.fleet = Fleet(settings)
         yield
         app.state.storage.close()
         app.state.queue.close()
+        app.state.fleet.close()
 
     app = FastAPI(
         title="Crucible",
@@ -41,7 +44,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
-    app.include_router(evaluations.router, prefix="/api")
+    app.include_router(metrics.router)
+    for router in (evaluations.router, queue.router, dead_letters.router):
+        app.include_router(router, prefix="/api")
     _add_storage_error_handlers(app)
     return app
 

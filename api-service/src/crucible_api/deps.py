@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from crucible_api.fleet import Fleet
 from crucible_api.queueing import EvaluationQueue
 from crucible_shared.storage_client import StorageClient
 
@@ -18,5 +19,11 @@ def _queue(request: Request) -> EvaluationQueue:
     return queue
 
 
+def _fleet(request: Request) -> Fleet:
+    fleet: Fleet = request.app.state.fleet
+    return fleet
+
+
 StorageDep = Annotated[StorageClient, Depends(_storage)]
 QueueDep = Annotated[EvaluationQueue, Depends(_queue)]
+FleetDep = Annotated[Fleet, Depends(_fleet)]

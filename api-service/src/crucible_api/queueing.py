@@ -1,14 +1,21 @@
-"""Putting evaluations on the Celery queues, by task name: the API never imports the worker."""
+"""The Celery queues as the API sees them: putting evaluations on, and looking in.
+
+The API enqueues by task name and never imports the worker.
+"""
+
+from importlib.resources import files
 
 from celery import Celery
+from redis import Redis
+from redis.exceptions import RedisError
 
 from crucible_shared.lifecycle import Priority
-from crucible_shared.queues import RUN_EVALUATION_TASK, queue_for
+from crucible_shared.queues import QUEUES_BY_PRIORITY, RUN_EVALUATION_TASK, queue_for
 from crucible_shared.settings import BrokerSettings
 
 
 class QueueUnavailable(Exception):
-    """The broker did not take the message."""
+    """The broker did not answer."""
 
 
 class EvaluationQueue:
@@ -21,6 +28,10 @@ class EvaluationQueue:
             task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1,
                                        "interval_step": 0.2},
         )
+        self._redis = Redis.from_url(settings.broker_url, socket_connect_timeout=2, socket_timeout=5)
+        self._position = self._redis.register_script(
+            files(__package__).joinpath("queue_position.lua").read_text()
+        )
 
     def enqueue(self, evaluation_id: str, priority: Priority) -> None:
         try:
@@ -30,13 +41,30 @@ class EvaluationQueue:
         except Exception as exc:  # kombu surfaces broker faults under many types
             raise QueueUnavailable(str(exc)) from exc
 
+    def position(self, evaluation_id: str, priority: Priority) -> int | None:
+        """1 when it runs next in its queue; None when it is not waiting there."""
+        try:
+            found = self._position(keys=[queue_for(priority)], args=[evaluation_id])
+        except RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+        return int(found) if found is not None else None
+
+    def depths(self) -> dict[str, int]:
+        try:
+            with self._redis.pipeline() as pipe:
+                for name in QUEUES_BY_PRIORITY:
+                    pipe.llen(name)
+                lengths = pipe.execute()
+        except RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+        return dict(zip(QUEUES_BY_PRIORITY, lengths, strict=True))
+
     def ready(self) -> bool:
         try:
-            with self._celery.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=2)
-            return True
-        except Exception:
+            return bool(self._redis.ping())
+        except RedisError:
             return False
 
     def close(self) -> None:
         self._celery.close()
+        self._redis.close()

@@ -1,16 +1,20 @@
-"""The evaluation task: from the queue, through an executor, to a stored result."""
+"""The evaluation task: from the queue, through an executor slot, to a stored result."""
 
 import logging
 import random
+import time
+from datetime import UTC, datetime
 from functools import cache
 
 from celery import Task
+from redis import Redis
 
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.queues import RUN_EVALUATION_TASK
 from crucible_shared.schemas.evaluations import Evaluation, EvaluationUpdate
 from crucible_shared.schemas.execution import (
+    ExecutionCancelled,
     ExecutionFailed,
     ExecutionFinished,
     ExecutionRequest,
@@ -19,16 +23,32 @@ from crucible_shared.schemas.execution import (
 from crucible_shared.settings import WorkerSettings
 from crucible_shared.storage_client import StorageClient, StorageError, TransitionRefused
 from crucible_worker.celery_app.app import app
-from crucible_worker.executor_client import ExecutorClient, ExecutorUnavailable
+from crucible_worker import metrics
+from crucible_worker.executor_client import (
+    ExecutorClient,
+    ExecutorUnavailable,
+    ExecutorUnreachable,
+)
+from crucible_worker.pool.keeper import LeaseKeeper
+from crucible_worker.pool.leases import ExecutorPool, Lease
 
 log = logging.getLogger(__name__)
 
 _MAX_RETRY_DELAY_SECONDS = 60.0
+_SLOT_POLL_SECONDS = 0.1
 
 
 class EvaluationRunner:
-    def __init__(self, storage: StorageClient, executor: ExecutorClient) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        storage: StorageClient,
+        pool: ExecutorPool,
+        executor: ExecutorClient,
+    ) -> None:
+        self.settings = settings
         self.storage = storage
+        self.pool = pool
         self.executor = executor
 
     def run(self, evaluation_id: str) -> None:
@@ -37,32 +57,91 @@ class EvaluationRunner:
             log.info("evaluation %s is already %s", evaluation_id, evaluation.status)
             return
         if evaluation.status is not EvaluationStatus.QUEUED:
-            # Redelivered by the broker: the worker that held it was lost.
+            if self.pool.is_held(evaluation_id):
+                log.info("evaluation %s is running elsewhere; dropping this copy", evaluation_id)
+                return
+            # Redelivered, and nobody holds it: the worker that had it was lost.
             self._update(evaluation_id, EvaluationStatus.QUEUED,
                          detail="redelivered: the worker running it was lost")
-        self._update(evaluation_id, EvaluationStatus.PROVISIONING)
-        for event in self.executor.execute(_execution_request(evaluation)):
-            match event:
-                case ExecutionStarted(executor=executor):
-                    self._update(evaluation_id, EvaluationStatus.RUNNING, executor=executor,
-                                 detail=f"running on {executor}")
-                case ExecutionFinished(result=result):
-                    self.storage.update_evaluation(evaluation_id, EvaluationUpdate(
-                        status=EvaluationStatus.COMPLETED, **result.model_dump()))
-                    return
-                case ExecutionFailed(error=error):
-                    self._update(evaluation_id, EvaluationStatus.FAILED, error=error)
-                    return
+        lease = self._wait_for_slot(evaluation_id)
+        with LeaseKeeper(self.pool, lease, self.settings.lease_ttl_seconds):
+            try:
+                self._run_on(lease, evaluation)
+            except ExecutorUnreachable:
+                # Without this, every retry within the dead executor's last
+                # heartbeat would be sent to it again.
+                self.pool.evict(lease.executor_id)
+                raise
+
+    def _wait_for_slot(self, evaluation_id: str) -> Lease:
+        deadline = time.monotonic() + self.settings.slot_wait_seconds
+        while (lease := self.pool.claim_slot(evaluation_id)) is None:
+            if time.monotonic() >= deadline:
+                raise ExecutorUnavailable(
+                    f"no executor slot came free in {self.settings.slot_wait_seconds:g} s"
+                )
+            time.sleep(_SLOT_POLL_SECONDS)
+        return lease
+
+    def _run_on(self, lease: Lease, evaluation: Evaluation) -> None:
+        with self.executor.execute(lease.executor_url, _execution_request(evaluation)) as events:
+            self._update(evaluation.id, EvaluationStatus.PROVISIONING,
+                         executor=lease.executor_id, detail=f"claimed a slot on {lease.executor_id}")
+            for event in events:
+                match event:
+                    case ExecutionStarted(executor=executor):
+                        self._update(evaluation.id, EvaluationStatus.RUNNING, executor=executor,
+                                     detail=f"running on {executor}")
+                        metrics.QUEUE_WAIT.observe(
+                            (datetime.now(UTC) - evaluation.queued_at).total_seconds())
+                    case ExecutionFinished(result=result):
+                        self._write(evaluation.id, EvaluationUpdate(
+                            status=EvaluationStatus.COMPLETED, **result.model_dump()))
+                        metrics.FINISHED.labels("completed", result.outcome.value).inc()
+                        metrics.RUN_TIME.observe(result.duration_ms / 1000)
+                        return
+                    case ExecutionFailed(error=error):
+                        raise ExecutorUnavailable(f"the sandbox could not run it: {error}")
+                    case ExecutionCancelled():
+                        return  # the API marked it cancelled before telling the executor
         raise ExecutorUnavailable("the executor ended the stream without a result")
 
     def requeue(self, evaluation_id: str, reason: str) -> None:
+        """Back to `queued` for a retry, unless the fault came before it ever left."""
+        if self.storage.get_evaluation(evaluation_id).status is EvaluationStatus.QUEUED:
+            return
         self._update(evaluation_id, EvaluationStatus.QUEUED, detail=f"retrying: {reason}")
 
-    def fail(self, evaluation_id: str, reason: str) -> None:
-        self._update(evaluation_id, EvaluationStatus.FAILED, error=reason)
+    def give_up(self, evaluation_id: str, reason: str) -> None:
+        self._write(evaluation_id, EvaluationUpdate(
+            status=EvaluationStatus.FAILED, error=reason, dead_letter=True))
+        metrics.FINISHED.labels("failed", "").inc()
+        metrics.DEAD_LETTERS.inc()
 
     def _update(self, evaluation_id: str, status: EvaluationStatus, **fields: str) -> None:
-        self.storage.update_evaluation(evaluation_id, EvaluationUpdate(status=status, **fields))
+        self._write(evaluation_id, EvaluationUpdate(status=status, **fields))
+
+    def _write(self, evaluation_id: str, update: EvaluationUpdate) -> None:
+        """Retries a write while storage is unreachable, so that an outage delays it.
+
+        Only after `storage_retry_seconds` does the error reach the task, which
+        retries the whole evaluation.
+        """
+        deadline = time.monotonic() + self.settings.storage_retry_seconds
+        retries = 0
+        while True:
+            try:
+                self.storage.update_evaluation(evaluation_id, update)
+                return
+            except TransitionRefused:
+                raise
+            except StorageError:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("storage unreachable; retrying the %s update of %s",
+                            update.status, evaluation_id)
+                time.sleep(retry_delay(retries, base_seconds=0.2))
+                retries += 1
 
 
 def _execution_request(evaluation: Evaluation) -> ExecutionRequest:
@@ -72,6 +151,7 @@ def _execution_request(evaluation: Evaluation) -> ExecutionRequest:
         stdin=evaluation.stdin,
         timeout_seconds=evaluation.timeout_seconds,
         memory_mb=evaluation.memory_mb,
+        image=evaluation.image,
     )
 
 
@@ -81,39 +161,48 @@ def retry_delay(retries: int, base_seconds: float) -> float:
 
 
 @cache
-def _settings() -> WorkerSettings:
+def settings() -> WorkerSettings:
     return WorkerSettings()
 
 
 @cache
-def _runner() -> EvaluationRunner:
+def runner() -> EvaluationRunner:
     # Built on first use inside each worker process, never before the fork.
-    settings = _settings()
-    return EvaluationRunner(StorageClient(settings), ExecutorClient(settings))
+    current = settings()
+    return EvaluationRunner(
+        current,
+        StorageClient(current),
+        ExecutorPool(Redis.from_url(current.pool_redis_url), current.lease_ttl_seconds),
+        ExecutorClient(current),
+    )
 
 
 @app.task(
     name=RUN_EVALUATION_TASK,
     bind=True,
-    max_retries=None,  # counted against settings below, where the evaluation is failed
+    max_retries=None,  # counted against the settings below, where the evaluation is failed
     time_limit=limits.TIMEOUT_SECONDS.maximum + 120,
     soft_time_limit=limits.TIMEOUT_SECONDS.maximum + 90,
 )
 def run_evaluation(self: Task, evaluation_id: str) -> None:
-    runner = _runner()
-    settings = _settings()
+    current = runner()
     try:
-        runner.run(evaluation_id)
+        current.run(evaluation_id)
     except TransitionRefused as exc:
-        # Someone else moved it on (cancelled, or finished by a redelivered copy).
+        # Someone else moved it on: cancelled, or finished by another copy.
         log.info("evaluation %s left alone: %s", evaluation_id, exc)
     except (ExecutorUnavailable, StorageError) as exc:
         attempt = self.request.retries
-        if attempt >= settings.max_retries:
-            runner.fail(evaluation_id, f"gave up after {attempt + 1} attempts: {exc}")
+        try:
+            if attempt >= current.settings.max_retries:
+                current.give_up(evaluation_id, f"gave up after {attempt + 1} attempts: {exc}")
+                return
+            if isinstance(exc, ExecutorUnavailable):
+                current.requeue(evaluation_id, f"attempt {attempt + 1}: {exc}")
+        except TransitionRefused as refused:
+            log.info("evaluation %s left alone: %s", evaluation_id, refused)
             return
-        if isinstance(exc, ExecutorUnavailable):
-            runner.requeue(evaluation_id, f"attempt {attempt + 1}: {exc}")
+        metrics.RETRIES.inc()
         raise self.retry(
-            exc=exc, countdown=retry_delay(attempt, settings.retry_backoff_seconds)
+            exc=exc, countdown=retry_delay(attempt, current.settings.retry_backoff_seconds)
         ) from exc

@@ -1,6 +1,7 @@
 """Runs an evaluation on an executor and follows its event stream."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -17,29 +18,45 @@ _STREAM_GRACE_SECONDS = 30.0
 
 
 class ExecutorUnavailable(Exception):
-    """The executor could not be reached, was full, or broke off the stream."""
+    """The executor could not be reached, refused the run (503), or broke off the stream."""
+
+
+class ExecutorUnreachable(ExecutorUnavailable):
+    """Nothing listens at the executor's address: it is down, whatever the pool says."""
 
 
 class ExecutorClient:
     def __init__(self, settings: WorkerSettings) -> None:
         self._connect_timeout = settings.executor_connect_timeout_seconds
-        self._http = httpx.Client(base_url=settings.executor_url)
+        self._http = httpx.Client()
 
-    def execute(self, request: ExecutionRequest) -> Iterator[ExecutionEvent]:
+    @contextmanager
+    def execute(self, executor_url: str, request: ExecutionRequest) -> Iterator[Iterator[ExecutionEvent]]:
+        """Enters once the executor has accepted the run (200); yields its events.
+
+        Leaving early closes the stream, and the executor kills the sandbox.
+        """
         timeout = httpx.Timeout(
             request.timeout_seconds + _STREAM_GRACE_SECONDS, connect=self._connect_timeout
         )
         try:
             with self._http.stream(
-                "POST", "/execute", json=request.model_dump(mode="json"), timeout=timeout
+                "POST", f"{executor_url}/execute", json=request.model_dump(mode="json"),
+                timeout=timeout,
             ) as response:
                 if response.status_code != 200:
                     response.read()
                     raise ExecutorUnavailable(
                         f"executor answered {response.status_code}: {response.text}"
                     )
-                for line in response.iter_lines():
-                    if line:
-                        yield execution_event_adapter.validate_json(line)
+                yield _events(response)
+        except httpx.ConnectError as exc:
+            raise ExecutorUnreachable(f"executor unreachable: {exc!r}") from exc
         except httpx.HTTPError as exc:
-            raise ExecutorUnavailable(f"executor unreachable: {exc!r}") from exc
+            raise ExecutorUnavailable(f"executor failed mid-run: {exc!r}") from exc
+
+
+def _events(response: httpx.Response) -> Iterator[ExecutionEvent]:
+    for line in response.iter_lines():
+        if line:
+            yield execution_event_adapter.validate_json(line)

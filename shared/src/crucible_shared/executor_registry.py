@@ -1,25 +1,17 @@
 """Executors announce themselves in the pool Redis; the API reads who is there.
 
-An executor registers once and then beats: its `alive` key expires unless
+An executor registers again at every beat: its `alive` key expires unless
 renewed, so one that dies leaves the pool within one heartbeat TTL without
-anybody cleaning up after it.
+anybody cleaning up after it, and one that outlives a Redis restart is back
+in the pool at its next beat.
 """
 
 import time
 
-from pydantic import BaseModel
 from redis import Redis
 
 from crucible_shared import redis_keys
-
-
-class ExecutorStatus(BaseModel):
-    id: str
-    url: str
-    backend: str
-    capacity: int
-    slots_in_use: int
-    alive: bool
+from crucible_shared.schemas.queue import ExecutorStatus
 
 
 def register_executor(
@@ -33,10 +25,6 @@ def register_executor(
         pipe.sadd(redis_keys.EXECUTORS, executor_id)
         pipe.set(redis_keys.executor_alive(executor_id), 1, px=int(ttl_seconds * 1000))
         pipe.execute()
-
-
-def beat(redis: Redis, *, executor_id: str, ttl_seconds: float) -> None:
-    redis.set(redis_keys.executor_alive(executor_id), 1, px=int(ttl_seconds * 1000))
 
 
 def deregister_executor(redis: Redis, *, executor_id: str) -> None:

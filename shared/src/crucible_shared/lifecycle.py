@@ -30,6 +30,13 @@ class Outcome(StrEnum):
     OUTPUT_LIMIT_EXCEEDED = "output_limit_exceeded"
 
 
+class SandboxImage(StrEnum):
+    """The allow-listed images a program may ask for; each backend says which it offers."""
+
+    PYTHON = "python"
+    ML = "ml"  # python plus numpy, pandas, scikit-learn, scipy
+
+
 class Priority(StrEnum):
     HIGH = "high"
     NORMAL = "normal"

@@ -33,7 +33,23 @@ class StorageClientSettings(_CrucibleSettings):
     )
 
 
-class ApiSettings(BrokerSettings, StorageClientSettings):
+class PoolSettings(_CrucibleSettings):
+    pool_redis_url: str = Field(
+        default="redis://127.0.0.1:6380/1",
+        description="Redis URL of the executor pool (registrations, leases, cancellations).",
+    )
+    executor_heartbeat_ttl_seconds: float = Field(
+        default=10.0, gt=0, description="An executor silent this long leaves the pool."
+    )
+    lease_ttl_seconds: float = Field(
+        default=15.0, gt=0, description="A lease not renewed this long gives its slot back."
+    )
+    worker_heartbeat_ttl_seconds: float = Field(
+        default=15.0, gt=0, description="A worker silent this long no longer counts as online."
+    )
+
+
+class ApiSettings(BrokerSettings, StorageClientSettings, PoolSettings):
     """api-service."""
 
 
@@ -46,12 +62,9 @@ class StorageSettings(_CrucibleSettings):
     )
 
 
-class WorkerSettings(BrokerSettings, StorageClientSettings):
+class WorkerSettings(BrokerSettings, StorageClientSettings, PoolSettings):
     """celery-worker."""
 
-    executor_url: str = Field(
-        default="http://127.0.0.1:8002", description="Base URL of the executor to run on."
-    )
     executor_connect_timeout_seconds: float = Field(
         default=5.0, gt=0, description="How long to wait for an executor to answer at all."
     )
@@ -61,14 +74,32 @@ class WorkerSettings(BrokerSettings, StorageClientSettings):
     retry_backoff_seconds: float = Field(
         default=1.0, gt=0, description="First retry delay; doubles each time, with jitter."
     )
+    storage_retry_seconds: float = Field(
+        default=60.0, ge=0, description="How long a worker keeps retrying a write to storage."
+    )
+    slot_wait_seconds: float = Field(
+        default=30.0, ge=0, description="How long a worker waits for a free executor slot."
+    )
+    worker_metrics_port: int = Field(
+        default=9808, description="Port of the worker's Prometheus /metrics (0: none)."
+    )
+    reaper_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker looks for evaluations left orphaned."
+    )
 
 
-class ExecutorSettings(_CrucibleSettings):
+class ExecutorSettings(PoolSettings):
     """executor-service."""
 
+    executor_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Where workers reach this executor; registered in the pool.",
+    )
     executor_id: str = Field(default="executor-1", description="Name recorded on evaluations.")
-    executor_backend: Literal["process"] = Field(
-        default="process", description="Sandbox backend: `process` (bubblewrap)."
+    executor_backend: Literal["process", "docker"] = Field(
+        default="process",
+        description="Sandbox backend: `process` (bubblewrap) or `docker` (a container per run, "
+        "through the Docker Engine API at `DOCKER_HOST`: Docker or Podman).",
     )
     executor_capacity: int = Field(
         default=2, ge=1, description="Evaluations run at once; one more gets 503."
@@ -79,6 +110,14 @@ class ExecutorSettings(_CrucibleSettings):
     )
     output_limit_bytes: int = Field(
         default=limits.DEFAULT_OUTPUT_LIMIT_BYTES, ge=1024, description="Bytes kept per stream."
+    )
+    sandbox_image_python: str = Field(
+        default="crucible/executor-python:latest",
+        description="docker backend: image for `image: python` (executor-service/images/python).",
+    )
+    sandbox_image_ml: str = Field(
+        default="crucible/executor-ml:latest",
+        description="docker backend: image for `image: ml` (numpy, pandas, sklearn, scipy).",
     )
     cgroup_root: Path = Field(
         default=Path("/sys/fs/cgroup"),

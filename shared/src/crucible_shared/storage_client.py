@@ -6,6 +6,7 @@ import httpx
 
 from crucible_shared.lifecycle import EvaluationStatus, Priority
 from crucible_shared.schemas.evaluations import (
+    DeadLetter,
     Evaluation,
     EvaluationCreate,
     EvaluationPage,
@@ -80,6 +81,16 @@ class StorageClient:
     def list_events(self, evaluation_id: str) -> list[EvaluationEvent]:
         response = self._request("GET", f"/evaluations/{evaluation_id}/events")
         return [EvaluationEvent.model_validate(item) for item in response.json()]
+
+    def list_dead_letters(self, *, limit: int | None = None) -> list[DeadLetter]:
+        params = {"limit": limit} if limit is not None else {}
+        response = self._request("GET", "/dead-letters", params=params)
+        return [DeadLetter.model_validate(item) for item in response.json()]
+
+    def requeue_dead_letter(self, dead_letter_id: str) -> Evaluation:
+        """A new evaluation with the same submission; the dead letter records it."""
+        response = self._request("POST", f"/dead-letters/{dead_letter_id}/requeue")
+        return Evaluation.model_validate_json(response.content)
 
     def ready(self) -> bool:
         try:

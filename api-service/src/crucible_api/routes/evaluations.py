@@ -3,17 +3,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from crucible_api.deps import QueueDep, StorageDep
+from crucible_api.deps import FleetDep, QueueDep, StorageDep
+from crucible_api.metrics import SUBMISSIONS
 from crucible_api.queueing import QueueUnavailable
+from crucible_api.submission import enqueue_or_close
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus, Priority
 from crucible_shared.schemas.evaluations import (
     Evaluation,
     EvaluationCreate,
     EvaluationPage,
+    EvaluationPublic,
     EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.storage_client import TransitionRefused
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 
@@ -31,26 +35,47 @@ def submit_evaluation(
 ) -> Evaluation:
     """Accept code to run; it is queued by priority and runs in a sandbox."""
     evaluation = storage.create_evaluation(submission)
-    try:
-        queue.enqueue(evaluation.id, evaluation.priority)
-    except QueueUnavailable as exc:
-        # The record exists but will never run: close it, so that nothing
-        # accepted is left without a terminal status.
-        storage.update_evaluation(
-            evaluation.id,
-            EvaluationUpdate(status=EvaluationStatus.FAILED, error=f"could not be queued: {exc}"),
-        )
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the queue (Redis) is unavailable; the evaluation was not accepted, "
-            "submit it again shortly",
-        ) from exc
+    enqueue_or_close(evaluation, storage, queue)
+    SUBMISSIONS.labels(evaluation.priority.value).inc()
     return evaluation
 
 
 @router.get("/{evaluation_id}", responses=_NOT_FOUND)
-def read_evaluation(evaluation_id: str, storage: StorageDep) -> Evaluation:
-    return storage.get_evaluation(evaluation_id)
+def read_evaluation(evaluation_id: str, storage: StorageDep, queue: QueueDep) -> EvaluationPublic:
+    evaluation = storage.get_evaluation(evaluation_id)
+    position = None
+    if evaluation.status is EvaluationStatus.QUEUED:
+        try:
+            position = queue.position(evaluation.id, evaluation.priority)
+        except QueueUnavailable:
+            pass  # the evaluation is still worth showing without its place in line
+    return EvaluationPublic(**evaluation.model_dump(), queue_position=position)
+
+
+@router.post(
+    "/{evaluation_id}/cancel",
+    responses={**_NOT_FOUND, 409: {"description": "It has already finished."}},
+)
+def cancel_evaluation(evaluation_id: str, storage: StorageDep, fleet: FleetDep) -> Evaluation:
+    """Stop it: a queued evaluation never starts; a running one has its sandbox killed."""
+    current = storage.get_evaluation(evaluation_id)
+    if current.status.is_terminal:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"evaluation {evaluation_id} is already {current.status}; "
+            "only queued or running evaluations can be cancelled",
+        )
+    try:
+        cancelled = storage.update_evaluation(
+            evaluation_id,
+            EvaluationUpdate(status=EvaluationStatus.CANCELLED, detail="cancelled by request"),
+        )
+    except TransitionRefused as exc:  # it finished while we looked
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    # The executor running it, if any, kills its sandbox on hearing this; the
+    # worker's later updates are refused because the status is terminal.
+    fleet.announce_cancellation(evaluation_id)
+    return cancelled
 
 
 @router.get("/{evaluation_id}/events", responses=_NOT_FOUND)

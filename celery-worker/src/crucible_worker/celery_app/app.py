@@ -5,4 +5,4 @@ from crucible_worker.celery_app.config import celery_config
 
 app = Celery("crucible")
 app.conf.update(celery_config(WorkerSettings()))
-app.conf.imports = ("crucible_worker.evaluations",)
+app.conf.imports = ("crucible_worker.evaluations", "crucible_worker.background")

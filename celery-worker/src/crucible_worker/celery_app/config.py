@@ -30,7 +30,6 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
-        "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
     }

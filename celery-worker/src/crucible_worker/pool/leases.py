@@ -58,6 +58,10 @@ class ExecutorPool:
         )
         return bool(renewed)
 
+    def evict(self, executor_id: str) -> None:
+        """Takes an executor out of the pool until its next heartbeat says it is back."""
+        self._redis.delete(redis_keys.executor_alive(executor_id))
+
     def is_held(self, evaluation_id: str) -> bool:
         """Whether some worker holds a live lease for this evaluation."""
         return bool(self._redis.exists(redis_keys.evaluation_lease(evaluation_id)))

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crucible_shared import limits
-from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
+from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
 
 Language = Literal["python"]
 
@@ -33,6 +33,7 @@ class EvaluationCreate(BaseModel):
         int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)
     ] = limits.MEMORY_MB.default
     priority: Priority = Priority.NORMAL
+    image: SandboxImage = SandboxImage.PYTHON
 
     @field_validator("code")
     @classmethod
@@ -54,8 +55,11 @@ class EvaluationSummary(BaseModel):
     error: str | None = None
     language: Language = "python"
     priority: Priority
+    image: SandboxImage = SandboxImage.PYTHON
+    image_digest: str | None = None
     timeout_seconds: int
     memory_mb: int
+    attempts: int = Field(default=0, description="Times a worker has taken it to an executor.")
     exit_code: int | None = None
     duration_ms: int | None = None
     executor: str | None = None
@@ -63,6 +67,7 @@ class EvaluationSummary(BaseModel):
     queued_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    updated_at: datetime | None = Field(default=None, description="Time of the last change.")
 
 
 class Evaluation(EvaluationSummary):
@@ -74,6 +79,15 @@ class Evaluation(EvaluationSummary):
     stderr: str = ""
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+
+
+class EvaluationPublic(Evaluation):
+    """An evaluation as the API serves it."""
+
+    queue_position: int | None = Field(
+        default=None,
+        description="While queued: its place in its priority's queue, 1 when it runs next.",
+    )
 
 
 class EvaluationPage(BaseModel):
@@ -102,7 +116,12 @@ class EvaluationUpdate(BaseModel):
     stderr_truncated: bool | None = None
     duration_ms: int | None = None
     executor: str | None = None
+    image_digest: str | None = None
     detail: str | None = Field(default=None, description="Recorded in the event history.")
+    dead_letter: bool = Field(
+        default=False,
+        description="With `failed`: also keep a dead-letter record, in the same transaction.",
+    )
 
     @model_validator(mode="after")
     def _fits_status(self) -> Self:
@@ -112,4 +131,19 @@ class EvaluationUpdate(BaseModel):
             raise ValueError("only a `completed` update carries an outcome")
         if self.status is EvaluationStatus.FAILED and not self.error:
             raise ValueError("a `failed` update needs an error saying why")
+        if self.dead_letter and self.status is not EvaluationStatus.FAILED:
+            raise ValueError("only a `failed` update is dead-lettered")
         return self
+
+
+class DeadLetter(BaseModel):
+    """An evaluation the platform gave up on, kept so that it can be run again."""
+
+    id: str
+    evaluation_id: str
+    reason: str
+    attempts: int
+    created_at: datetime
+    requeued_as: str | None = Field(
+        default=None, description="The evaluation created when it was requeued."
+    )

@@ -2,8 +2,9 @@
 
 `POST /execute` answers 503 at once when the executor is full; otherwise
 200 with newline-delimited JSON: `started` when the sandbox is up, then
-exactly one of `finished` (the program ran; its outcome says how it ended)
-or `failed` (the platform could not run it).
+exactly one of `finished` (the program ran; its outcome says how it ended),
+`failed` (the platform could not run it) or `cancelled` (someone cancelled
+the evaluation; the sandbox was killed).
 """
 
 from typing import Annotated, Literal
@@ -11,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from crucible_shared import limits
-from crucible_shared.lifecycle import Outcome
+from crucible_shared.lifecycle import Outcome, SandboxImage
 
 
 class ExecutionRequest(BaseModel):
@@ -24,6 +25,7 @@ class ExecutionRequest(BaseModel):
     memory_mb: Annotated[
         int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)
     ] = limits.MEMORY_MB.default
+    image: SandboxImage = SandboxImage.PYTHON
 
 
 class ExecutionResult(BaseModel):
@@ -36,6 +38,9 @@ class ExecutionResult(BaseModel):
     stdout_truncated: bool
     stderr_truncated: bool
     duration_ms: int
+    image_digest: str | None = Field(
+        default=None, description="Digest of the container image it ran in; None without one."
+    )
 
 
 class ExecutionStarted(BaseModel):
@@ -53,7 +58,14 @@ class ExecutionFailed(BaseModel):
     error: str
 
 
+class ExecutionCancelled(BaseModel):
+    """The evaluation was cancelled while it ran; its sandbox is gone."""
+
+    type: Literal["cancelled"] = "cancelled"
+
+
 ExecutionEvent = Annotated[
-    ExecutionStarted | ExecutionFinished | ExecutionFailed, Field(discriminator="type")
+    ExecutionStarted | ExecutionFinished | ExecutionFailed | ExecutionCancelled,
+    Field(discriminator="type"),
 ]
 execution_event_adapter: TypeAdapter[ExecutionEvent] = TypeAdapter(ExecutionEvent)

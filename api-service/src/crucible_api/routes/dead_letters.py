@@ -1,0 +1,34 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from crucible_api.deps import QueueDep, StorageDep
+from crucible_api.submission import enqueue_or_close
+from crucible_shared import limits
+from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
+
+router = APIRouter(prefix="/dead-letters", tags=["dead-letters"])
+
+
+@router.get("")
+def list_dead_letters(
+    storage: StorageDep,
+    limit: Annotated[
+        int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)
+    ] = limits.LIST_PAGE_SIZE.default,
+) -> list[DeadLetter]:
+    """Evaluations the platform gave up on, newest first."""
+    return storage.list_dead_letters(limit=limit)
+
+
+@router.post(
+    "/{dead_letter_id}/requeue",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"description": "No dead letter has this id."},
+               409: {"description": "It was requeued already."}},
+)
+def requeue_dead_letter(dead_letter_id: str, storage: StorageDep, queue: QueueDep) -> Evaluation:
+    """Run it again, as a new evaluation with the same submission."""
+    evaluation = storage.requeue_dead_letter(dead_letter_id)
+    enqueue_or_close(evaluation, storage, queue)
+    return evaluation

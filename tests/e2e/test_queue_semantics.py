@@ -1,0 +1,182 @@
+"""Priorities, cancellation and recovery, proven by breaking real processes.
+
+Each test gets a platform of its own: one worker process and one executor
+slot, so that the order in which evaluations run is the platform's choice
+and nothing else's.
+"""
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.platform import Platform, local_platform
+
+SERIAL = {
+    "CRUCIBLE_WORKER_CONCURRENCY": "1",
+    "CRUCIBLE_EXECUTOR_CAPACITY": "1",
+    # Short leases and beats, so that recovery is quick enough to test.
+    "CRUCIBLE_LEASE_TTL_SECONDS": "2",
+    "CRUCIBLE_EXECUTOR_HEARTBEAT_TTL_SECONDS": "2",
+    "CRUCIBLE_REAPER_INTERVAL_SECONDS": "0.5",
+    "CRUCIBLE_RETRY_BACKOFF_SECONDS": "0.2",
+    "CRUCIBLE_SLOT_WAIT_SECONDS": "3",
+}
+
+BLOCKER = "import time\nprint('blocking', flush=True)\ntime.sleep({seconds})\nprint('done')"
+
+
+@pytest.fixture
+def serial(tmp_path: Path) -> Iterator[Platform]:
+    with local_platform(tmp_path / "state", **SERIAL) as running:
+        yield running
+
+
+def _started(evaluation: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(evaluation["started_at"])
+
+
+def _statuses(platform: Platform, evaluation_id: str) -> list[str]:
+    events = platform.client.get(f"/api/evaluations/{evaluation_id}/events").json()
+    return [event["status"] for event in events]
+
+
+def test_high_runs_next_then_normal_then_low(serial: Platform) -> None:
+    blocker = serial.submit(code=BLOCKER.format(seconds=3), priority="normal")
+    serial.wait_status(blocker["id"], "running")
+
+    lows = [serial.submit(code=f"print('low {n}')", priority="low") for n in range(3)]
+    normals = [serial.submit(code=f"print('normal {n}')", priority="normal") for n in range(3)]
+    high = serial.submit(code="print('high')", priority="high")
+
+    positions = [serial.client.get(f"/api/evaluations/{e['id']}").json()["queue_position"]
+                 for e in lows]
+    assert positions == [1, 2, 3]
+
+    done = {e["id"]: serial.wait_terminal(e["id"]) for e in [high, *normals, *lows]}
+    order = sorted(done.values(), key=_started)
+
+    assert [e["id"] for e in order] == [e["id"] for e in [high, *normals, *lows]]
+    assert all(e["outcome"] == "success" for e in order)
+
+
+def test_low_runs_when_the_others_are_empty(serial: Platform) -> None:
+    assert serial.run(code="print('alone')", priority="low")["stdout"] == "alone\n"
+
+
+def test_a_cancelled_queued_evaluation_never_starts(serial: Platform) -> None:
+    blocker = serial.submit(code=BLOCKER.format(seconds=2))
+    serial.wait_status(blocker["id"], "running")
+    waiting = serial.submit(code="print('never')")
+
+    response = serial.client.post(f"/api/evaluations/{waiting['id']}/cancel")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    serial.wait_terminal(blocker["id"])
+    after = serial.run(code="print('next')")  # the worker has gone past the cancelled one
+    assert after["stdout"] == "next\n"
+    assert _statuses(serial, waiting["id"]) == ["queued", "cancelled"]
+
+
+def test_a_cancelled_running_evaluation_has_its_sandbox_killed(serial: Platform) -> None:
+    spinning = serial.submit(code="while True:\n    pass", timeout_seconds=120)
+    serial.wait_status(spinning["id"], "running")
+
+    cancelled_at = time.monotonic()
+    response = serial.client.post(f"/api/evaluations/{spinning['id']}/cancel")
+    assert response.json()["status"] == "cancelled"
+
+    # The slot comes back only once the sandbox is gone.
+    while serial.client.get("/api/queue").json()["leases_held"]:
+        assert time.monotonic() - cancelled_at < 2, "sandbox still running 2 s after cancel"
+        time.sleep(0.05)
+    assert serial.run(code="print('free')")["stdout"] == "free\n"
+    assert serial.client.get(f"/api/evaluations/{spinning['id']}").json()["status"] == "cancelled"
+
+
+def test_cancelling_a_finished_evaluation_is_409(serial: Platform) -> None:
+    done = serial.run(code="print(1)")
+
+    response = serial.client.post(f"/api/evaluations/{done['id']}/cancel")
+
+    assert response.status_code == 409
+    assert "completed" in response.json()["detail"]
+
+
+def test_a_worker_killed_mid_run_loses_nothing(serial: Platform) -> None:
+    victim = serial.submit(code=BLOCKER.format(seconds=2))
+    serial.wait_status(victim["id"], "running")
+
+    serial.kill("celery-worker")
+    killed_at = time.monotonic()
+    serial.script("start", "--local")  # a fresh worker, as a supervisor would start
+
+    done = serial.wait_terminal(victim["id"], timeout=60)
+    recovery = time.monotonic() - killed_at
+    print(f"\nrecovery after a killed worker: {recovery:.1f} s")
+
+    assert done["status"] == "completed" and done["stdout"] == "blocking\ndone\n"
+    assert "reaped: the worker running it was lost" in [
+        e["detail"] for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
+    ]
+    queue = serial.client.get("/api/queue").json()
+    assert queue["leases_held"] == 0
+    assert queue["slots_total"] == 1
+
+
+def test_an_executor_killed_mid_run_leaves_nothing_running(serial: Platform) -> None:
+    victim = serial.submit(code=BLOCKER.format(seconds=30))
+    serial.wait_status(victim["id"], "running")
+
+    serial.kill("executor-service")
+    serial.script("start", "--local")
+
+    done = serial.wait_terminal(victim["id"], timeout=60)
+    assert done["status"] == "completed"
+    assert "retrying" in " ".join(
+        e["detail"] or "" for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
+    )
+    assert serial.client.get("/api/queue").json()["leases_held"] == 0
+
+
+def test_what_keeps_failing_is_dead_lettered_and_can_be_requeued(tmp_path: Path) -> None:
+    settings = {**SERIAL, "CRUCIBLE_MAX_RETRIES": "1", "CRUCIBLE_SLOT_WAIT_SECONDS": "0.5"}
+    with local_platform(tmp_path / "state", **settings) as platform:
+        platform.kill("executor-service")
+        time.sleep(2.5)  # its registration expires: no executor is left in the pool
+
+        failed = platform.run(code="print('again')")
+
+        assert failed["status"] == "failed"
+        assert "gave up after 2 attempts" in failed["error"]
+        letters = platform.client.get("/api/dead-letters").json()
+        assert [letter["evaluation_id"] for letter in letters] == [failed["id"]]
+
+        platform.script("start", "--local")
+        while platform.client.get("/api/queue").json()["slots_total"] < 1:
+            time.sleep(0.05)  # the executor is back in the pool
+        requeued = platform.client.post(f"/api/dead-letters/{letters[0]['id']}/requeue")
+        assert requeued.status_code == 202
+        assert platform.wait_terminal(requeued.json()["id"])["stdout"] == "again\n"
+        again = platform.client.post(f"/api/dead-letters/{letters[0]['id']}/requeue")
+        assert again.status_code == 409
+
+
+def test_redis_restarted_while_evaluations_wait(serial: Platform) -> None:
+    blocker = serial.submit(code=BLOCKER.format(seconds=2))
+    serial.wait_status(blocker["id"], "running")
+    waiting = [serial.submit(code=f"print({n})") for n in range(5)]
+
+    serial.kill("redis")
+    refused = serial.client.post("/api/evaluations", json={"code": "print(1)"})
+    assert refused.status_code == 503
+    assert "Redis" in refused.json()["detail"]
+    serial.script("start", "--local")
+
+    done = [serial.wait_terminal(e["id"], timeout=90) for e in [blocker, *waiting]]
+    assert [d["status"] for d in done] == ["completed"] * 6
+    assert [d["stdout"] for d in done[1:]] == [f"{n}\n" for n in range(5)]
