@@ -52,8 +52,9 @@ def test_high_runs_next_then_normal_then_low(serial: Platform) -> None:
     normals = [serial.submit(code=f"print('normal {n}')", priority="normal") for n in range(3)]
     high = serial.submit(code="print('high')", priority="high")
 
-    positions = [serial.client.get(f"/api/evaluations/{e['id']}").json()["queue_position"]
-                 for e in lows]
+    positions = [
+        serial.client.get(f"/api/evaluations/{e['id']}").json()["queue_position"] for e in lows
+    ]
     assert positions == [1, 2, 3]
 
     done = {e["id"]: serial.wait_terminal(e["id"]) for e in [high, *normals, *lows]}
@@ -138,7 +139,8 @@ def test_an_executor_killed_mid_run_leaves_nothing_running(serial: Platform) -> 
     done = serial.wait_terminal(victim["id"], timeout=60)
     assert done["status"] == "completed"
     assert "retrying" in " ".join(
-        e["detail"] or "" for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
+        e["detail"] or ""
+        for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
     )
     assert serial.client.get("/api/queue").json()["leases_held"] == 0
 

@@ -5,7 +5,14 @@ import subprocess
 
 from tests.support.platform import Platform, process_alive
 
-SERVICES = ["redis", "storage-service", "executor-service", "celery-worker", "flower", "api-service"]
+SERVICES = [
+    "redis",
+    "storage-service",
+    "executor-service",
+    "celery-worker",
+    "flower",
+    "api-service",
+]
 
 
 def test_second_start_starts_no_duplicates(own_platform: Platform) -> None:

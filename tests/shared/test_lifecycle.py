@@ -39,8 +39,15 @@ def test_the_pipeline_moves_forward_and_retries_go_back_to_queued(
 
 @pytest.mark.parametrize(
     ("current", "new"),
-    [(S.QUEUED, S.RUNNING), (S.QUEUED, S.COMPLETED), (S.PROVISIONING, S.COMPLETED),
-     (S.RUNNING, S.PROVISIONING), (S.QUEUED, S.QUEUED)],
+    [
+        (S.QUEUED, S.RUNNING),
+        (S.QUEUED, S.COMPLETED),
+        (S.PROVISIONING, S.COMPLETED),
+        (S.RUNNING, S.PROVISIONING),
+        (S.QUEUED, S.QUEUED),
+    ],
 )
-def test_steps_cannot_be_skipped_or_repeated(current: EvaluationStatus, new: EvaluationStatus) -> None:
+def test_steps_cannot_be_skipped_or_repeated(
+    current: EvaluationStatus, new: EvaluationStatus
+) -> None:
     assert not can_transition(current, new)

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete
+
 from crucible_shared.settings import StorageSettings
 from crucible_storage.app import create_app
 from crucible_storage.db.engine import create_database_engine
 from crucible_storage.db.models import DeadLetterRow, EvaluationRow, EventRow
 from crucible_storage.migrate import upgrade_to_head
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete
-
 from tests.support.servers import PostgresServer
 
 _KINDS = ["sqlite", "postgresql"]

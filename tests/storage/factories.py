@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.schemas.evaluations import Evaluation
-from fastapi.testclient import TestClient
 
 _S = EvaluationStatus
 # The transitions that lead from `queued` to each status.

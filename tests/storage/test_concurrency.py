@@ -7,16 +7,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
-from crucible_shared.lifecycle import EvaluationStatus
-from crucible_shared.schemas.evaluations import DeadLetter, EvaluationCreate, EvaluationUpdate
-from crucible_storage.db import repository
-from crucible_storage.db.engine import for_writing
-from crucible_storage.errors import AlreadyRequeued, TransitionRefused
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from crucible_shared.lifecycle import EvaluationStatus
+from crucible_shared.schemas.evaluations import DeadLetter, EvaluationCreate, EvaluationUpdate
+from crucible_storage.db import repository
+from crucible_storage.db.engine import for_writing
+from crucible_storage.errors import AlreadyRequeued, TransitionRefused
 from tests.storage.factories import submit
 
 T = TypeVar("T")

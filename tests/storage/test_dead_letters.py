@@ -4,11 +4,11 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi.testclient import TestClient
+
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.limits import LIST_PAGE_SIZE
 from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
-from fastapi.testclient import TestClient
-
 from tests.storage.factories import move, submit, submit_in
 
 _S = EvaluationStatus

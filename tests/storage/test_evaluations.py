@@ -7,12 +7,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi.testclient import TestClient
+
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus, can_transition
 from crucible_shared.schemas.evaluations import Evaluation
 from crucible_shared.schemas.events import EvaluationEvent
-from fastapi.testclient import TestClient
-
 from tests.storage.factories import move, submit, submit_in, update_body
 
 _S = EvaluationStatus

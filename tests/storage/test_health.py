@@ -1,12 +1,12 @@
 """`/health` says the process answers; `/ready` says the database does too."""
 
+from fastapi.testclient import TestClient
+
 from crucible_shared.settings import StorageSettings
 from crucible_storage.app import create_app
 from crucible_storage.backends.database import DatabaseBackend
 from crucible_storage.db.engine import create_database_engine
 from crucible_storage.routes.deps import get_backend
-from fastapi.testclient import TestClient
-
 from tests.support.ports import free_port
 
 

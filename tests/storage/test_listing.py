@@ -5,13 +5,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.limits import LIST_PAGE_SIZE
 from crucible_shared.schemas.evaluations import Evaluation, EvaluationPage
 from crucible_storage.db.models import EvaluationRow
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
-
 from tests.storage.factories import move, submit, submit_in
 
 

@@ -11,13 +11,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, inspect
+
 from crucible_shared.settings import StorageSettings
 from crucible_storage.app import create_app
 from crucible_storage.db.engine import create_database_engine
 from crucible_storage.db.models import Base
 from crucible_storage.migrate import alembic_config, upgrade_to_head
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, inspect
 
 _TABLES = {"alembic_version", "evaluations", "evaluation_events", "dead_letters"}
 

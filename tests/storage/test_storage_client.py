@@ -11,6 +11,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
 from crucible_shared.schemas.evaluations import EvaluationCreate, EvaluationUpdate
 from crucible_shared.settings import StorageClientSettings
@@ -20,7 +21,6 @@ from crucible_shared.storage_client import (
     StorageError,
     TransitionRefused,
 )
-
 from tests.support.ports import free_port, wait_for_port
 
 _S = EvaluationStatus

@@ -49,7 +49,9 @@ class Platform:
             if evaluation["status"] in ("completed", "failed", "cancelled"):
                 return evaluation
             time.sleep(0.05)
-        raise TimeoutError(f"evaluation {evaluation_id} not finished after {timeout} s: {evaluation}")
+        raise TimeoutError(
+            f"evaluation {evaluation_id} not finished after {timeout} s: {evaluation}"
+        )
 
     def run(self, **body: Any) -> dict[str, Any]:
         return self.wait_terminal(self.submit(**body)["id"])

@@ -40,8 +40,21 @@ class RedisServer:
 def redis_server(port: int | None = None) -> Iterator[RedisServer]:
     port = port or free_port()
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     server = RedisServer(port, process)
@@ -53,7 +66,9 @@ def redis_server(port: int | None = None) -> Iterator[RedisServer]:
 
 
 def _postgres_bin(tool: str) -> str:
-    versions = sorted(_POSTGRES_BIN.iterdir(), key=lambda p: int(p.name)) if _POSTGRES_BIN.exists() else []
+    versions = (
+        sorted(_POSTGRES_BIN.iterdir(), key=lambda p: int(p.name)) if _POSTGRES_BIN.exists() else []
+    )
     if not versions:
         raise RuntimeError("PostgreSQL is not installed (Debian package `postgresql`)")
     return str(versions[-1] / "bin" / tool)
@@ -74,7 +89,9 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         subprocess.run(
-            _as_postgres_user([_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), name]),
+            _as_postgres_user(
+                [_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), name]
+            ),
             check=True,
         )
         return self.url(name)
@@ -96,16 +113,36 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(base_dir, _POSTGRES_USER)
         shutil.chown(data_dir, _POSTGRES_USER)
     subprocess.run(
-        _as_postgres_user([_postgres_bin("initdb"), "-D", str(data_dir), "--auth=trust",
-                           "--no-sync", "-U", _database_user()]),
+        _as_postgres_user(
+            [
+                _postgres_bin("initdb"),
+                "-D",
+                str(data_dir),
+                "--auth=trust",
+                "--no-sync",
+                "-U",
+                _database_user(),
+            ]
+        ),
         check=True,
         stdout=subprocess.DEVNULL,
     )
     pg_ctl = _postgres_bin("pg_ctl")
     options = f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        _as_postgres_user([pg_ctl, "-D", str(data_dir), "-o", options, "-w", "-l",
-                           str(base_dir / "postgres.log"), "start"]),
+        _as_postgres_user(
+            [
+                pg_ctl,
+                "-D",
+                str(data_dir),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(base_dir / "postgres.log"),
+                "start",
+            ]
+        ),
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -117,7 +117,12 @@ def test_two_workers_racing_for_the_last_slot_exactly_one_wins(
         barrier = threading.Barrier(2)
         won: list[object] = []
 
-        def race(pool: ExecutorPool, n: int = round_number) -> None:
+        def race(
+            pool: ExecutorPool,
+            n: int = round_number,
+            barrier: threading.Barrier = barrier,
+            won: list[object] = won,
+        ) -> None:
             barrier.wait()
             won.append(pool.claim_slot(f"e{n}"))
 

@@ -13,8 +13,9 @@ from crucible_shared.settings import PoolSettings
 
 class Fleet:
     def __init__(self, settings: PoolSettings) -> None:
-        self._redis = Redis.from_url(settings.pool_redis_url, socket_connect_timeout=2,
-                                     socket_timeout=5)
+        self._redis = Redis.from_url(
+            settings.pool_redis_url, socket_connect_timeout=2, socket_timeout=5
+        )
         self._worker_ttl = settings.worker_heartbeat_ttl_seconds
 
     def overview(self, depths: dict[str, int]) -> QueueOverview:

@@ -25,10 +25,15 @@ class EvaluationQueue:
             # Fail fast while Redis is down: the caller answers 503 instead of hanging.
             broker_connection_retry=False,
             broker_transport_options={"socket_connect_timeout": 2, "socket_timeout": 5},
-            task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1,
-                                       "interval_step": 0.2},
+            task_publish_retry_policy={
+                "max_retries": 2,
+                "interval_start": 0.1,
+                "interval_step": 0.2,
+            },
         )
-        self._redis = Redis.from_url(settings.broker_url, socket_connect_timeout=2, socket_timeout=5)
+        self._redis = Redis.from_url(
+            settings.broker_url, socket_connect_timeout=2, socket_timeout=5
+        )
         self._position = self._redis.register_script(
             files(__package__).joinpath("queue_position.lua").read_text()
         )

@@ -8,7 +8,9 @@ from crucible_shared.schemas.evaluations import Evaluation, EvaluationUpdate
 from crucible_shared.storage_client import StorageClient
 
 
-def enqueue_or_close(evaluation: Evaluation, storage: StorageClient, queue: EvaluationQueue) -> None:
+def enqueue_or_close(
+    evaluation: Evaluation, storage: StorageClient, queue: EvaluationQueue
+) -> None:
     try:
         queue.enqueue(evaluation.id, evaluation.priority)
     except QueueUnavailable as exc:

@@ -47,7 +47,9 @@ def _start(sender: Any, **_: Any) -> None:
     if settings().worker_metrics_port:
         metrics.serve(settings().worker_metrics_port)
     Redis.from_url(settings().pool_redis_url).zadd(redis_keys.WORKERS, {hostname: time.time()})
-    threading.Thread(target=_loop, args=(hostname,), name="crucible-background", daemon=True).start()
+    threading.Thread(
+        target=_loop, args=(hostname,), name="crucible-background", daemon=True
+    ).start()
 
 
 @worker_shutdown.connect

@@ -22,8 +22,8 @@ from crucible_shared.schemas.execution import (
 )
 from crucible_shared.settings import WorkerSettings
 from crucible_shared.storage_client import StorageClient, StorageError, TransitionRefused
-from crucible_worker.celery_app.app import app
 from crucible_worker import metrics
+from crucible_worker.celery_app.app import app
 from crucible_worker.executor_client import (
     ExecutorClient,
     ExecutorUnavailable,
@@ -61,8 +61,11 @@ class EvaluationRunner:
                 log.info("evaluation %s is running elsewhere; dropping this copy", evaluation_id)
                 return
             # Redelivered, and nobody holds it: the worker that had it was lost.
-            self._update(evaluation_id, EvaluationStatus.QUEUED,
-                         detail="redelivered: the worker running it was lost")
+            self._update(
+                evaluation_id,
+                EvaluationStatus.QUEUED,
+                detail="redelivered: the worker running it was lost",
+            )
         lease = self._wait_for_slot(evaluation_id)
         with LeaseKeeper(self.pool, lease, self.settings.lease_ttl_seconds):
             try:
@@ -85,18 +88,31 @@ class EvaluationRunner:
 
     def _run_on(self, lease: Lease, evaluation: Evaluation) -> None:
         with self.executor.execute(lease.executor_url, _execution_request(evaluation)) as events:
-            self._update(evaluation.id, EvaluationStatus.PROVISIONING,
-                         executor=lease.executor_id, detail=f"claimed a slot on {lease.executor_id}")
+            self._update(
+                evaluation.id,
+                EvaluationStatus.PROVISIONING,
+                executor=lease.executor_id,
+                detail=f"claimed a slot on {lease.executor_id}",
+            )
             for event in events:
                 match event:
                     case ExecutionStarted(executor=executor):
-                        self._update(evaluation.id, EvaluationStatus.RUNNING, executor=executor,
-                                     detail=f"running on {executor}")
+                        self._update(
+                            evaluation.id,
+                            EvaluationStatus.RUNNING,
+                            executor=executor,
+                            detail=f"running on {executor}",
+                        )
                         metrics.QUEUE_WAIT.observe(
-                            (datetime.now(UTC) - evaluation.queued_at).total_seconds())
+                            (datetime.now(UTC) - evaluation.queued_at).total_seconds()
+                        )
                     case ExecutionFinished(result=result):
-                        self._write(evaluation.id, EvaluationUpdate(
-                            status=EvaluationStatus.COMPLETED, **result.model_dump()))
+                        self._write(
+                            evaluation.id,
+                            EvaluationUpdate(
+                                status=EvaluationStatus.COMPLETED, **result.model_dump()
+                            ),
+                        )
                         metrics.FINISHED.labels("completed", result.outcome.value).inc()
                         metrics.RUN_TIME.observe(result.duration_ms / 1000)
                         return
@@ -113,13 +129,24 @@ class EvaluationRunner:
         self._update(evaluation_id, EvaluationStatus.QUEUED, detail=f"retrying: {reason}")
 
     def give_up(self, evaluation_id: str, reason: str) -> None:
-        self._write(evaluation_id, EvaluationUpdate(
-            status=EvaluationStatus.FAILED, error=reason, dead_letter=True))
+        self._write(
+            evaluation_id,
+            EvaluationUpdate(status=EvaluationStatus.FAILED, error=reason, dead_letter=True),
+        )
         metrics.FINISHED.labels("failed", "").inc()
         metrics.DEAD_LETTERS.inc()
 
-    def _update(self, evaluation_id: str, status: EvaluationStatus, **fields: str) -> None:
-        self._write(evaluation_id, EvaluationUpdate(status=status, **fields))
+    def _update(
+        self,
+        evaluation_id: str,
+        status: EvaluationStatus,
+        *,
+        detail: str | None = None,
+        executor: str | None = None,
+    ) -> None:
+        self._write(
+            evaluation_id, EvaluationUpdate(status=status, detail=detail, executor=executor)
+        )
 
     def _write(self, evaluation_id: str, update: EvaluationUpdate) -> None:
         """Retries a write while storage is unreachable, so that an outage delays it.
@@ -138,8 +165,11 @@ class EvaluationRunner:
             except StorageError:
                 if time.monotonic() >= deadline:
                     raise
-                log.warning("storage unreachable; retrying the %s update of %s",
-                            update.status, evaluation_id)
+                log.warning(
+                    "storage unreachable; retrying the %s update of %s",
+                    update.status,
+                    evaluation_id,
+                )
                 time.sleep(retry_delay(retries, base_seconds=0.2))
                 retries += 1
 

@@ -31,7 +31,9 @@ class ExecutorClient:
         self._http = httpx.Client()
 
     @contextmanager
-    def execute(self, executor_url: str, request: ExecutionRequest) -> Iterator[Iterator[ExecutionEvent]]:
+    def execute(
+        self, executor_url: str, request: ExecutionRequest
+    ) -> Iterator[Iterator[ExecutionEvent]]:
         """Enters once the executor has accepted the run (200); yields its events.
 
         Leaving early closes the stream, and the executor kills the sandbox.
@@ -41,7 +43,9 @@ class ExecutorClient:
         )
         try:
             with self._http.stream(
-                "POST", f"{executor_url}/execute", json=request.model_dump(mode="json"),
+                "POST",
+                f"{executor_url}/execute",
+                json=request.model_dump(mode="json"),
                 timeout=timeout,
             ) as response:
                 if response.status_code != 200:

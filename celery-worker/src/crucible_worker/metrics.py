@@ -19,9 +19,7 @@ FINISHED = Counter(
     "Evaluations brought to a terminal status by a worker, by status and outcome.",
     ["status", "outcome"],
 )
-QUEUE_WAIT = Histogram(
-    "crucible_queue_wait_seconds", "From queued to running.", buckets=_SECONDS
-)
+QUEUE_WAIT = Histogram("crucible_queue_wait_seconds", "From queued to running.", buckets=_SECONDS)
 RUN_TIME = Histogram(
     "crucible_run_seconds", "Time the program ran in its sandbox.", buckets=_SECONDS
 )

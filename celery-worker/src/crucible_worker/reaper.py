@@ -73,14 +73,23 @@ class Reaper:
     def _reap(self, evaluation: EvaluationSummary) -> None:
         if evaluation.attempts > self._settings.max_retries:
             log.warning("evaluation %s lost its worker on its last attempt", evaluation.id)
-            self._storage.update_evaluation(evaluation.id, EvaluationUpdate(
-                status=EvaluationStatus.FAILED, dead_letter=True,
-                error=f"its worker was lost on each of {evaluation.attempts} attempts"))
+            self._storage.update_evaluation(
+                evaluation.id,
+                EvaluationUpdate(
+                    status=EvaluationStatus.FAILED,
+                    dead_letter=True,
+                    error=f"its worker was lost on each of {evaluation.attempts} attempts",
+                ),
+            )
             metrics.FINISHED.labels("failed", "").inc()
             metrics.DEAD_LETTERS.inc()
             return
         log.warning("evaluation %s lost its worker; requeueing it", evaluation.id)
-        self._storage.update_evaluation(evaluation.id, EvaluationUpdate(
-            status=EvaluationStatus.QUEUED, detail="reaped: the worker running it was lost"))
+        self._storage.update_evaluation(
+            evaluation.id,
+            EvaluationUpdate(
+                status=EvaluationStatus.QUEUED, detail="reaped: the worker running it was lost"
+            ),
+        )
         self._enqueue(evaluation.id, evaluation.priority)
         metrics.RETRIES.inc()

@@ -38,8 +38,9 @@ def pool_status(redis: Redis) -> list[ExecutorStatus]:
     now_ms = int(time.time() * 1000)
     statuses = []
     for raw_id in sorted(redis.smembers(redis_keys.EXECUTORS)):
-        executor_id = raw_id.decode()
-        info = {k.decode(): v.decode() for k, v in redis.hgetall(redis_keys.executor(executor_id)).items()}
+        executor_id = _text(raw_id)
+        stored = redis.hgetall(redis_keys.executor(executor_id))
+        info = {_text(key): _text(value) for key, value in stored.items()}
         if not info:
             continue
         statuses.append(
@@ -53,3 +54,7 @@ def pool_status(redis: Redis) -> list[ExecutorStatus]:
             )
         )
     return statuses
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

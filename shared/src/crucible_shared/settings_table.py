@@ -33,7 +33,9 @@ def render() -> str:
         for name, info in settings_class.model_fields.items():
             variable = f"{prefix}{name}".upper()
             default = info.default
-            rows.setdefault(variable, (f"`{default}`", info.description or "", []))[2].append(service)
+            rows.setdefault(variable, (f"`{default}`", info.description or "", []))[2].append(
+                service
+            )
     lines = ["| variable | default | read by | meaning |", "| --- | --- | --- | --- |"]
     for variable, (default, description, services) in sorted(rows.items()):
         lines.append(f"| `{variable}` | {default} | {', '.join(services)} | {description} |")

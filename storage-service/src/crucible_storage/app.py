@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from crucible_shared.settings import StorageSettings
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from crucible_shared.settings import StorageSettings
 from crucible_storage.backends.base import StorageBackend
 from crucible_storage.backends.database import DatabaseBackend
 from crucible_storage.db.engine import create_database_engine

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from crucible_shared.settings import StorageSettings
 from sqlalchemy import Connection, Engine, text
 
+from crucible_shared.settings import StorageSettings
 from crucible_storage.db.engine import create_database_engine, for_writing
 
 _MIGRATIONS = Path(__file__).parent / "migrations"

@@ -24,8 +24,10 @@ def list_dead_letters(
 @router.post(
     "/{dead_letter_id}/requeue",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={404: {"description": "No dead letter has this id."},
-               409: {"description": "It was requeued already."}},
+    responses={
+        404: {"description": "No dead letter has this id."},
+        409: {"description": "It was requeued already."},
+    },
 )
 def requeue_dead_letter(dead_letter_id: str, storage: StorageDep, queue: QueueDep) -> Evaluation:
     """Run it again, as a new evaluation with the same submission."""

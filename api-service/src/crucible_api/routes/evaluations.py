@@ -1,5 +1,6 @@
+from contextlib import suppress
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
@@ -21,8 +22,9 @@ from crucible_shared.storage_client import TransitionRefused
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 
-_NOT_FOUND = {404: {"description": "No evaluation has this id."}}
-_UNAVAILABLE = {503: {"description": "A dependency (storage or queue) is unavailable."}}
+_Responses = dict[int | str, dict[str, Any]]
+_NOT_FOUND: _Responses = {404: {"description": "No evaluation has this id."}}
+_UNAVAILABLE: _Responses = {503: {"description": "A dependency (storage or queue) is unavailable."}}
 
 
 @router.post(
@@ -44,11 +46,10 @@ def submit_evaluation(
 def read_evaluation(evaluation_id: str, storage: StorageDep, queue: QueueDep) -> EvaluationPublic:
     evaluation = storage.get_evaluation(evaluation_id)
     position = None
+    # Without Redis, the evaluation is still worth showing without its place in line.
     if evaluation.status is EvaluationStatus.QUEUED:
-        try:
+        with suppress(QueueUnavailable):
             position = queue.position(evaluation.id, evaluation.priority)
-        except QueueUnavailable:
-            pass  # the evaluation is still worth showing without its place in line
     return EvaluationPublic(**evaluation.model_dump(), queue_position=position)
 
 

@@ -13,5 +13,6 @@ def read_queue(queue: QueueDep, fleet: FleetDep) -> QueueOverview:
     try:
         return fleet.overview(queue.depths())
     except QueueUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            detail=f"the queue (Redis) is unavailable: {exc}") from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"the queue (Redis) is unavailable: {exc}"
+        ) from exc

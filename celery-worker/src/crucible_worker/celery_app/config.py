@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from kombu import Queue
+from kombu.entity import Queue
 
 from crucible_shared.queues import QUEUES_BY_PRIORITY
 from crucible_shared.settings import WorkerSettings

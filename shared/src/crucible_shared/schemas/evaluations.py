@@ -29,9 +29,9 @@ class EvaluationCreate(BaseModel):
     timeout_seconds: Annotated[
         int, Field(ge=limits.TIMEOUT_SECONDS.minimum, le=limits.TIMEOUT_SECONDS.maximum)
     ] = limits.TIMEOUT_SECONDS.default
-    memory_mb: Annotated[
-        int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)
-    ] = limits.MEMORY_MB.default
+    memory_mb: Annotated[int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)] = (
+        limits.MEMORY_MB.default
+    )
     priority: Priority = Priority.NORMAL
     image: SandboxImage = SandboxImage.PYTHON
 

@@ -21,5 +21,5 @@ class QueueOverview(BaseModel):
     slots_total: int = Field(description="Capacity of the live executors.")
     leases_held: int = Field(description="Slots claimed by workers right now.")
     lease_double_releases: int = Field(
-        description="Releases that found nothing to release (a second release, or an expired lease)."
+        description="Releases that found nothing: a second release, or an expired lease."
     )

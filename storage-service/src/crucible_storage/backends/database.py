@@ -2,6 +2,10 @@
 
 from datetime import datetime
 
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
 from crucible_shared.lifecycle import EvaluationStatus, Priority
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
@@ -11,10 +15,6 @@ from crucible_shared.schemas.evaluations import (
     EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
-
 from crucible_storage.db import repository
 from crucible_storage.db.engine import for_writing
 

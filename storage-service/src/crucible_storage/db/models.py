@@ -3,11 +3,11 @@
 from datetime import datetime
 from enum import StrEnum
 
-from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
-from crucible_shared.schemas.evaluations import Language
 from sqlalchemy import Enum, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
+from crucible_shared.schemas.evaluations import Language
 from crucible_storage.db.types import BinaryText, UTCDateTime
 
 # Named constraints, so that a migration can refer to them on every database

@@ -6,6 +6,9 @@ schemas, never rows: nothing that leaves the session can lazy-load.
 
 from datetime import UTC, datetime
 
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session, defer
+
 from crucible_shared.lifecycle import EvaluationStatus, Priority, can_transition
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
@@ -16,9 +19,6 @@ from crucible_shared.schemas.evaluations import (
     EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session, defer
-
 from crucible_storage.db.models import DeadLetterRow, EvaluationRow, EventRow
 from crucible_storage.errors import (
     AlreadyRequeued,

@@ -1,8 +1,9 @@
 """Alembic's entry point: migrates the connection that `crucible_storage.migrate` hands over."""
 
 from alembic import context
-from crucible_storage.db.models import Base
 from sqlalchemy import Connection
+
+from crucible_storage.db.models import Base
 
 connection: Connection = context.config.attributes["connection"]
 context.configure(

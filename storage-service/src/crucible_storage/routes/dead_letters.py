@@ -1,9 +1,9 @@
 """`/dead-letters`: evaluations the platform gave up on, and running them again."""
 
-from crucible_shared.limits import LIST_PAGE_SIZE
-from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
 from fastapi import APIRouter, status
 
+from crucible_shared.limits import LIST_PAGE_SIZE
+from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
 from crucible_storage.routes.deps import BackendDep, PageSize
 
 router = APIRouter(prefix="/dead-letters", tags=["dead-letters"])

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from crucible_shared.limits import LIST_PAGE_SIZE
 from fastapi import Depends, Query, Request
 
+from crucible_shared.limits import LIST_PAGE_SIZE
 from crucible_storage.backends.base import StorageBackend
 
 

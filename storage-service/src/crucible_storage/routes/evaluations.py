@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
+from fastapi import APIRouter, Query, status
+
 from crucible_shared.lifecycle import EvaluationStatus, Priority
 from crucible_shared.limits import LIST_PAGE_SIZE
 from crucible_shared.schemas.evaluations import (
@@ -12,8 +14,6 @@ from crucible_shared.schemas.evaluations import (
     EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
-from fastapi import APIRouter, Query, status
-
 from crucible_storage.errors import RequestRejected
 from crucible_storage.routes.deps import BackendDep, PageSize
 
