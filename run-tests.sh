@@ -26,4 +26,9 @@ if ! command -v uv >/dev/null; then
 fi
 uv sync --frozen --quiet
 
+# The docker sandbox backend's tests and the Compose smoke test need a Docker
+# Engine API and the images: Podman is installed and started where none answers.
+echo "Preparing the container engine and images (scripts/container-engine.sh)..."
+scripts/container-engine.sh service-images >/dev/null
+
 exec uv run --frozen pytest "$@"

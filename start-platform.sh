@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Brings Crucible up, or stops it, or says what runs.
 #
-#   ./start-platform.sh [start] [--local]   start (the default)
-#   ./start-platform.sh stop                stop what this script started
+#   ./start-platform.sh [start] [--local | --compose [--prod]]   start (the default)
+#   ./start-platform.sh stop [--volumes]    stop what this script started (--volumes: and
+#                                           delete Compose mode's volumes, the database too)
 #   ./start-platform.sh status              show what runs
+#   ./start-platform.sh logs [service]      the last lines of the logs
 #
 # Local mode runs every service as a process of this machine, each in its own
 # process group, with one pid file per service in $CRUCIBLE_STATE_DIR/run and
-# one log per service in $CRUCIBLE_STATE_DIR/logs.
+# one log per service in $CRUCIBLE_STATE_DIR/logs. CRUCIBLE_EXECUTOR_BACKEND=docker
+# runs its sandboxes as containers (scripts/container-engine.sh provides the engine).
+#
+# Compose mode (where a Docker engine answers, or with --compose: Podman is
+# then installed and started if need be) builds the images and brings up
+# docker-compose.yml (--prod adds docker-compose.prod.yml); see docs/deployment.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,11 +28,13 @@ BIND=${CRUCIBLE_BIND:-127.0.0.1}
 STORAGE_PORT=${CRUCIBLE_STORAGE_PORT:-8001}
 EXECUTOR_PORT=${CRUCIBLE_EXECUTOR_PORT:-8002}
 REDIS_PORT=${CRUCIBLE_REDIS_PORT:-6380}
+FLOWER_PORT=${CRUCIBLE_FLOWER_PORT:-5555}
+export CRUCIBLE_WORKER_METRICS_PORT=${CRUCIBLE_WORKER_METRICS_PORT:-9808}
 WORKER_CONCURRENCY=${CRUCIBLE_WORKER_CONCURRENCY:-2}
 READY_TIMEOUT=${CRUCIBLE_READY_TIMEOUT:-60}
 
 # Started in this order, stopped in the reverse.
-SERVICES=(redis storage-service executor-service celery-worker api-service)
+SERVICES=(redis storage-service executor-service celery-worker flower api-service)
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'start-platform: %s\n' "$*" >&2; exit 1; }
@@ -61,6 +70,15 @@ ensure_workspace() {
 
 # --- processes ----------------------------------------------------------------
 
+# Flower's basic-auth user:password, made once per state directory.
+flower_credentials() {
+  local file=$STATE_DIR/flower-credentials
+  if [ ! -s "$file" ]; then
+    (umask 077 && printf 'admin:%s\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" >"$file")
+  fi
+  cat "$file"
+}
+
 pid_file() { printf '%s/%s.pid' "$RUN_DIR" "$1"; }
 
 # The pid file's process is alive and is still ours: its command line names
@@ -81,7 +99,8 @@ service_marker() {
     redis) printf 'redis-server' ;;
     storage-service) printf 'crucible_storage' ;;
     executor-service) printf 'crucible_executor' ;;
-    celery-worker) printf 'crucible_worker' ;;
+    celery-worker) printf 'crucible_worker.celery_app.app worker' ;;
+    flower) printf 'crucible_worker.celery_app.app flower' ;;
     api-service) printf 'crucible_api' ;;
   esac
 }
@@ -91,6 +110,8 @@ service_port() {
     redis) printf '%s' "$REDIS_PORT" ;;
     storage-service) printf '%s' "$STORAGE_PORT" ;;
     executor-service) printf '%s' "$EXECUTOR_PORT" ;;
+    celery-worker) printf '%s' "$CRUCIBLE_WORKER_METRICS_PORT" ;;
+    flower) printf '%s' "$FLOWER_PORT" ;;
     api-service) printf '%s' "$PORT" ;;
     *) printf '' ;;
   esac
@@ -103,9 +124,10 @@ service_command() {
   case $1 in
     redis)
       mkdir -p "$STATE_DIR/redis"
-      # Append-only persistence: queued evaluations survive a Redis restart.
+      # Append-only, synced on every write: a queued evaluation survives even
+      # a crash of Redis, not only a clean restart.
       printf '%s\0' redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE_DIR/redis" \
-        --appendonly yes --save "" --daemonize no ;;
+        --appendonly yes --appendfsync always --save "" --daemonize no ;;
     storage-service)
       printf '%s\0' "${uvicorn[@]}" crucible_storage.app:create_app --host 127.0.0.1 --port "$STORAGE_PORT" ;;
     executor-service)
@@ -113,6 +135,9 @@ service_command() {
     celery-worker)
       printf '%s\0' "$VENV/bin/celery" -A crucible_worker.celery_app.app worker --queues high,normal,low \
         --concurrency "$WORKER_CONCURRENCY" --hostname "worker-$$@%h" --loglevel INFO ;;
+    flower)
+      printf '%s\0' "$VENV/bin/celery" -A crucible_worker.celery_app.app flower --address=127.0.0.1 \
+        --port="$FLOWER_PORT" --url_prefix=flower --basic_auth="$(flower_credentials)" ;;
     api-service)
       printf '%s\0' "${uvicorn[@]}" crucible_api.app:create_app --host "$BIND" --port "$PORT" ;;
   esac
@@ -129,6 +154,10 @@ start_service() {
     die "port $port, wanted by $name, is taken by another program; free it or choose another port (see README, Configuration)"
   fi
   while IFS= read -r -d '' part; do cmd+=("$part"); done < <(service_command "$name")
+  if [ "$name" = celery-worker ]; then
+    # Prometheus' multiprocess mode wants an empty directory at every start.
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+  fi
   # setsid: each service leads its own process group, so that stop reaches
   # its children (Celery's pool, uvicorn's reloader) and nothing else.
   setsid "${cmd[@]}" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
@@ -160,6 +189,105 @@ wait_ready() {
   done
 }
 
+# --- the docker sandbox backend, and Compose mode -------------------------------
+
+ENGINE_SCRIPT=$ROOT/scripts/container-engine.sh
+COMPOSE_MARK=$STATE_DIR/compose-files
+COMPOSE_ENV=$STATE_DIR/compose.env
+
+# CRUCIBLE_EXECUTOR_BACKEND=docker: an engine that answers (Podman, installed
+# and started when none does) with the sandbox images, at DOCKER_HOST.
+prepare_docker_backend() {
+  [ "${CRUCIBLE_EXECUTOR_BACKEND:-process}" = docker ] || return 0
+  say "Preparing the docker sandbox backend (engine and images)..."
+  DOCKER_HOST=$("$ENGINE_SCRIPT" executor-images) || die "no container engine for the docker backend"
+  export DOCKER_HOST
+  say "  sandboxes run as containers through DOCKER_HOST=$DOCKER_HOST"
+}
+
+compose_files() {
+  printf '%s\n' -f "$ROOT/docker-compose.yml"
+  [ "$1" = prod ] && printf '%s\n' -f "$ROOT/docker-compose.prod.yml"
+  # Our own Podman cannot pull third-party images: stand-ins built from Debian.
+  case $DOCKER_HOST in
+    unix:///run/crucible/*) printf '%s\n' -f "$ROOT/deploy/debian-images/docker-compose.debian-images.yml" ;;
+  esac
+  return 0
+}
+
+# `docker compose` (v2) where the CLI has it, else docker-compose (1.29 on Debian 12).
+compose() {
+  local files=()
+  mapfile -t files <"$COMPOSE_MARK"
+  export DOCKER_HOST=${DOCKER_HOST:-$(sed -n 's/^# DOCKER_HOST=//p' "$COMPOSE_ENV")}
+  if docker compose version >/dev/null 2>&1; then
+    docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$ROOT" \
+      --env-file "$COMPOSE_ENV" "${files[@]}" "$@"
+  else
+    docker-compose --project-name "$COMPOSE_PROJECT" --project-directory "$ROOT" \
+      --env-file "$COMPOSE_ENV" "${files[@]}" "$@"
+  fi
+}
+
+COMPOSE_PROJECT=${CRUCIBLE_COMPOSE_PROJECT:-crucible}
+
+# Secrets in an env file of the state directory, never in an image: made once,
+# with random passwords.
+write_compose_env() {
+  if [ ! -f "$COMPOSE_ENV" ]; then
+    say "  generating secrets in $COMPOSE_ENV"
+    (umask 077 && cat >"$COMPOSE_ENV" <<EOF
+POSTGRES_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+FLOWER_BASIC_AUTH=crucible:$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+EOF
+)
+  fi
+  # What this start chose, rewritten each time; the docker-socket-proxy mounts the engine's socket.
+  local socket=/var/run/docker.sock
+  case $DOCKER_HOST in unix://*) socket=${DOCKER_HOST#unix://} ;; esac
+  sed -i '/^CRUCIBLE_PORT=/d; /^CRUCIBLE_BIND=/d; /^CRUCIBLE_FLOWER_PORT=/d; /^CRUCIBLE_ENGINE_SOCKET=/d; /^# DOCKER_HOST=/d' "$COMPOSE_ENV"
+  printf 'CRUCIBLE_PORT=%s\nCRUCIBLE_BIND=%s\nCRUCIBLE_FLOWER_PORT=%s\nCRUCIBLE_ENGINE_SOCKET=%s\n# DOCKER_HOST=%s\n' \
+    "$PORT" "$BIND" "${CRUCIBLE_FLOWER_PORT:-5555}" "$socket" "$DOCKER_HOST" >>"$COMPOSE_ENV"
+}
+
+start_compose() {
+  local flavour=$1
+  DOCKER_HOST=$("$ENGINE_SCRIPT" service-images) || die "no container engine for Compose mode"
+  export DOCKER_HOST
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null ||
+    "$ENGINE_SCRIPT" compose-tool >/dev/null
+  mkdir -p "$STATE_DIR"
+  compose_files "$flavour" >"$COMPOSE_MARK"
+  write_compose_env
+  say "Starting Crucible with Docker Compose (project $COMPOSE_PROJECT, DOCKER_HOST=$DOCKER_HOST):"
+  compose up -d --no-build --remove-orphans
+  local deadline=$((SECONDS + ${CRUCIBLE_READY_TIMEOUT:-180}))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ready" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { compose ps; die "the stack was not ready in time; see ./start-platform.sh logs"; }
+    sleep 1
+  done
+  say ""
+  say "Crucible is ready at http://localhost:$PORT"
+  say "  API docs:   http://localhost:$PORT/api/docs"
+  say "  Flower:     http://localhost:${CRUCIBLE_FLOWER_PORT:-5555}/flower (FLOWER_BASIC_AUTH in $COMPOSE_ENV)"
+  say "  Status:     ./start-platform.sh status    Logs: ./start-platform.sh logs"
+  say "  Stop it:    ./start-platform.sh stop"
+}
+
+compose_running() { [ -f "$COMPOSE_MARK" ]; }
+
+stop_compose() {
+  local volumes=()
+  [ "${1:-}" = --volumes ] && volumes=(--volumes)
+  say "Stopping the Compose stack $COMPOSE_PROJECT:"
+  compose down --remove-orphans "${volumes[@]}"
+  rm -f "$COMPOSE_MARK"
+}
+
+logs() {
+  if compose_running; then compose logs --tail=200 "$@"; else tail -n 200 "$LOG_DIR"/*.log; fi
+}
+
 # --- commands -----------------------------------------------------------------
 
 docker_engine_answers() {
@@ -169,41 +297,51 @@ docker_engine_answers() {
 start_local() {
   ensure_debian_packages
   ensure_workspace
+  prepare_docker_backend
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   export CRUCIBLE_BROKER_URL=${CRUCIBLE_BROKER_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+  export CRUCIBLE_POOL_REDIS_URL=${CRUCIBLE_POOL_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/1}
   export CRUCIBLE_STORAGE_URL=http://127.0.0.1:$STORAGE_PORT
-  export CRUCIBLE_EXECUTOR_URL=http://127.0.0.1:$EXECUTOR_PORT
+  export CRUCIBLE_EXECUTOR_URL=http://127.0.0.1:$EXECUTOR_PORT  # registered in the pool
   export CRUCIBLE_DATABASE_URL=${CRUCIBLE_DATABASE_URL:-sqlite:///$STATE_DIR/crucible.db}
+  export PROMETHEUS_MULTIPROC_DIR=$STATE_DIR/worker-metrics
   say "Starting Crucible as local processes (state in $STATE_DIR):"
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   wait_ready
   say ""
   say "Crucible is ready at http://localhost:$PORT"
   say "  API docs:   http://localhost:$PORT/api/docs"
+  say "  Flower:     http://localhost:$FLOWER_PORT/flower (user:password in $STATE_DIR/flower-credentials)"
   say "  Stop it:    ./start-platform.sh stop"
 }
 
 start() {
-  local mode=auto
+  local mode=auto flavour=dev
   for arg in "$@"; do
     case $arg in
       --local) mode=local ;;
-      *) die "unknown option $arg (try --local)" ;;
+      --compose) mode=compose ;;
+      --prod) flavour=prod ;;
+      *) die "unknown option $arg (try --local, --compose, --prod)" ;;
     esac
   done
-  if [ "$mode" = auto ] && docker_engine_answers; then
-    say "A Docker engine answers, but Compose mode is not built yet: running as local processes."
+  if [ "$mode" = compose ] || { [ "$mode" = auto ] && docker_engine_answers; }; then
+    start_compose "$flavour"
+  else
+    start_local
   fi
-  start_local
 }
 
 stop() {
+  # --volumes: Compose mode's named volumes (the database!) go too.
+  if compose_running; then stop_compose "$@"; fi
   say "Stopping Crucible:"
   local i
   for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_service "${SERVICES[$i]}"; done
 }
 
 status() {
+  if compose_running; then compose ps; return; fi
   local name pid any=1
   for name in "${SERVICES[@]}"; do
     if pid=$(running_pid "$name"); then
@@ -219,9 +357,10 @@ status() {
 command=${1:-start}
 case $command in
   start) shift || true; start "$@" ;;
-  --local) start "$@" ;;
-  stop) stop ;;
+  --local|--compose|--prod) start "$@" ;;
+  stop) shift; stop "$@" ;;
   status) status ;;
-  -h|--help|help) sed -n '2,10p' "$0" ;;
-  *) die "unknown command $command (start, stop or status)" ;;
+  logs) shift; logs "$@" ;;
+  -h|--help|help) sed -n '2,16p' "$0" ;;
+  *) die "unknown command $command (start, stop, status or logs)" ;;
 esac

@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+
 import pytest
 
 from tests.support.servers import PostgresServer, RedisServer, postgres_server, redis_server

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from crucible_executor.sandbox.base import SandboxBackend
 from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
-
 from tests.support.ports import free_port, wait_for_port
 
 

@@ -3,14 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from crucible_shared.settings import ExecutorSettings
 from fastapi import FastAPI
 
 from crucible_executor.capacity import Capacity
 from crucible_executor.pool_membership import pool_membership
-from crucible_executor.routes import execute, health
+from crucible_executor.routes import execute, health, metrics
 from crucible_executor.runs import RunningEvaluations
 from crucible_executor.sandbox.backends import open_backend
+from crucible_shared.settings import ExecutorSettings
 
 
 def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
@@ -30,4 +30,5 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app = FastAPI(title="Crucible executor", lifespan=lifespan)
     app.include_router(execute.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

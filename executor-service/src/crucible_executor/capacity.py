@@ -1,5 +1,7 @@
 """How many evaluations this executor runs at once."""
 
+from crucible_executor import metrics
+
 
 class Capacity:
     """Slots for concurrent evaluations.
@@ -11,12 +13,15 @@ class Capacity:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_use = 0
+        metrics.CAPACITY.set(limit)
 
     def claim(self) -> bool:
         if self.in_use >= self.limit:
             return False
         self.in_use += 1
+        metrics.SLOTS_IN_USE.set(self.in_use)
         return True
 
     def release(self) -> None:
         self.in_use -= 1
+        metrics.SLOTS_IN_USE.set(self.in_use)

@@ -2,12 +2,12 @@
 
 from typing import Annotated, cast
 
-from crucible_shared.settings import ExecutorSettings
 from fastapi import Depends, Request
 
 from crucible_executor.capacity import Capacity
 from crucible_executor.runs import RunningEvaluations
 from crucible_executor.sandbox.base import SandboxBackend
+from crucible_shared.settings import ExecutorSettings
 
 
 def get_settings(request: Request) -> ExecutorSettings:

@@ -4,6 +4,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
+from crucible_executor import metrics
+from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
 from crucible_shared.schemas.execution import (
     ExecutionCancelled,
     ExecutionEvent,
@@ -12,8 +14,6 @@ from crucible_shared.schemas.execution import (
     ExecutionRequest,
     ExecutionStarted,
 )
-
-from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Execution:
     async def _run(
         self, backend: SandboxBackend, request: ExecutionRequest, release: Callable[[], None]
     ) -> None:
-        event: ExecutionEvent
+        event: ExecutionFinished | ExecutionFailed
         try:
             try:
                 result = await backend.run(request, on_started=self._announce_start)
@@ -61,6 +61,7 @@ class Execution:
         except asyncio.CancelledError:
             # Whoever still listens (a worker, when the evaluation was cancelled
             # by request) learns that the sandbox is gone.
+            metrics.RUNS.labels("cancelled").inc()
             self._events.put_nowait(ExecutionCancelled())
             raise
         except SandboxUnavailable as exc:
@@ -72,7 +73,13 @@ class Execution:
             event = ExecutionFailed(error=f"executor error: {exc!r}")
         else:
             event = ExecutionFinished(result=result)
+            metrics.RUN_TIME.observe(result.duration_ms / 1000)
+        metrics.RUNS.labels(_how_it_ended(event)).inc()
         self._events.put_nowait(event)
 
     async def _announce_start(self) -> None:
         self._events.put_nowait(ExecutionStarted(executor=self._executor_id))
+
+
+def _how_it_ended(event: ExecutionFinished | ExecutionFailed) -> str:
+    return event.result.outcome.value if isinstance(event, ExecutionFinished) else event.type

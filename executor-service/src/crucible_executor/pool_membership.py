@@ -5,14 +5,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from crucible_shared import redis_keys
-from crucible_shared.executor_registry import deregister_executor, register_executor
-from crucible_shared.settings import ExecutorSettings
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from crucible_executor.runs import RunningEvaluations
+from crucible_shared import redis_keys
+from crucible_shared.executor_registry import deregister_executor, register_executor
+from crucible_shared.settings import ExecutorSettings
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import (
     ExecutionEvent,
@@ -14,7 +15,6 @@ from crucible_shared.schemas.execution import (
     ExecutionStarted,
     execution_event_adapter,
 )
-
 from tests.executor.support import (
     ExecutorServer,
     processes_with,
@@ -70,6 +70,14 @@ def test_failed_when_the_sandbox_cannot_run(
         (event,) = _events(response)
         assert isinstance(event, ExecutionFailed)
         assert "/usr/bin/no-such-python" in event.error
+
+
+def test_failed_when_the_image_is_not_offered(http: httpx.Client, executor: ExecutorServer) -> None:
+    response = http.post(f"{executor.url}/execute", json=_body("import numpy", image="ml"))
+
+    (event,) = _events(response)
+    assert isinstance(event, ExecutionFailed)
+    assert "image `ml` is not offered" in event.error
 
 
 def test_503_at_once_when_at_capacity(http: httpx.Client, executor: ExecutorServer) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from crucible_executor.sandbox.backends import open_backend
 from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
 from crucible_executor.sandbox.cgroups import ExecutorCgroups
@@ -19,7 +20,6 @@ from crucible_shared import limits
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionResult
 from crucible_shared.settings import ExecutorSettings
-
 from tests.executor.conftest import unique_executor_id
 from tests.executor.support import (
     processes_with,
@@ -296,6 +296,11 @@ def test_an_unusable_interpreter_makes_the_backend_unavailable(python: str) -> N
             backend.check()
         with pytest.raises(SandboxUnavailable):
             run_program(backend, "print('hello')")
+
+
+def test_the_ml_image_is_refused(process_backend: SandboxBackend) -> None:
+    with pytest.raises(SandboxUnavailable, match="image `ml` is not offered .* docker backend"):
+        run_program(process_backend, "import numpy", image="ml")
 
 
 def test_check_passes_on_this_host(process_backend: SandboxBackend) -> None:

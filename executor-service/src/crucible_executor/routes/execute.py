@@ -1,11 +1,11 @@
 from typing import Any
 
-from crucible_shared.schemas.execution import ExecutionRequest
 from fastapi import APIRouter, HTTPException, status
 
 from crucible_executor.deps import BackendDep, CapacityDep, RunsDep, SettingsDep
 from crucible_executor.event_stream import ExecutionStream
 from crucible_executor.execution import Execution
+from crucible_shared.schemas.execution import ExecutionRequest
 
 router = APIRouter(tags=["execute"])
 

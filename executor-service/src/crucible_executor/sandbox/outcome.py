@@ -1,9 +1,8 @@
 """How a run ended, from what a backend observed: the rules every backend shares."""
 
+from crucible_executor.sandbox.streams import CappedOutput
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionResult
-
-from crucible_executor.sandbox.streams import CappedOutput
 
 
 def exit_status(returncode: int) -> int:

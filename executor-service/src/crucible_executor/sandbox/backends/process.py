@@ -24,15 +24,15 @@ import uuid
 from contextlib import suppress
 from pathlib import Path
 
-from crucible_shared import limits
-from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
-from crucible_shared.settings import ExecutorSettings
-
 from crucible_executor.sandbox.base import OnStarted, SandboxUnavailable
 from crucible_executor.sandbox.cgroups import ExecutorCgroups, RunCgroups
 from crucible_executor.sandbox.outcome import execution_result, exit_status
 from crucible_executor.sandbox.streams import CappedOutput, feed_stdin
 from crucible_executor.sandbox.workspace import PROGRAM_NAME, program_workspace, sweep_workspaces
+from crucible_shared import limits
+from crucible_shared.lifecycle import SandboxImage
+from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
+from crucible_shared.settings import ExecutorSettings
 
 SANDBOX_UID = 65534
 _TOOL_PATH = "/usr/bin:/bin"
@@ -72,6 +72,13 @@ class ProcessBackend:
         self._cgroups.remove_parents()
 
     async def run(self, request: ExecutionRequest, on_started: OnStarted) -> ExecutionResult:
+        if request.image != SandboxImage.PYTHON:
+            # The host's Python has no ML libraries, and installing them there is
+            # no business of this backend's.
+            raise SandboxUnavailable(
+                f"image `{request.image}` is not offered by this executor's process backend, "
+                "only `python`: run it on an executor with the docker backend"
+            )
         python = self._interpreter()
         with program_workspace(self._settings.executor_id, request.code) as workspace:
             cgroup = self._cgroups.create_run(

@@ -1,0 +1,313 @@
+"""The docker backend's own workings: the container it makes, its labels, removal, images."""
+
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+
+from crucible_executor.sandbox.backends import open_backend
+from crucible_executor.sandbox.backends.docker import EXECUTOR_LABEL
+from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
+from crucible_shared import limits
+from crucible_shared.lifecycle import Outcome
+from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
+from crucible_shared.settings import ExecutorSettings
+from tests.executor.conftest import unique_executor_id
+from tests.executor.support import run_program, run_program_async
+
+
+@pytest.fixture(scope="module")
+def engine(docker_host: str) -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=docker_host, version="1.41")
+    yield client
+    client.close()
+
+
+def _settings(**overrides: object) -> ExecutorSettings:
+    return ExecutorSettings.model_validate(
+        {"executor_id": unique_executor_id(), "executor_backend": "docker"} | overrides
+    )
+
+
+@pytest.fixture
+def settings(docker_host: str) -> ExecutorSettings:
+    return _settings()
+
+
+@pytest.fixture
+def docker_backend(settings: ExecutorSettings) -> Iterator[SandboxBackend]:
+    with open_backend(settings) as backend:
+        yield backend
+
+
+def _labelled(engine: docker.DockerClient, executor_id: str) -> list[Any]:
+    containers: list[Any] = engine.containers.list(
+        all=True, filters={"label": f"{EXECUTOR_LABEL}={executor_id}"}
+    )
+    return containers
+
+
+def _while_running(
+    backend: SandboxBackend, engine: docker.DockerClient, executor_id: str, code: str, **fields: Any
+) -> tuple[ExecutionResult, dict[str, Any]]:
+    """Runs `code` and inspects its container while it runs."""
+
+    async def run_and_look() -> tuple[ExecutionResult, dict[str, Any]]:
+        run = asyncio.create_task(run_program_async(backend, code, **fields))
+        while not (found := await asyncio.to_thread(_labelled, engine, executor_id)):
+            assert not run.done(), "the run ended before its container could be seen"
+            await asyncio.sleep(0.02)
+        seen: dict[str, Any] = found[0].attrs
+        return await run, seen
+
+    return asyncio.run(run_and_look())
+
+
+def test_the_container_is_made_as_promised_and_removed_after(
+    docker_backend: SandboxBackend, engine: docker.DockerClient, settings: ExecutorSettings
+) -> None:
+    result, seen = _while_running(
+        docker_backend, engine, settings.executor_id, "import time; time.sleep(1)", memory_mb=128
+    )
+
+    assert result.outcome == Outcome.SUCCESS
+    host = seen["HostConfig"]
+    assert seen["Config"]["Labels"][EXECUTOR_LABEL] == settings.executor_id
+    assert seen["Config"]["Labels"]["crucible.evaluation"] == "test"
+    assert seen["Config"]["User"] == "65534:65534"
+    assert host["NetworkMode"] == "none"
+    assert host["Memory"] == host["MemorySwap"] == 128 * limits.MIB
+    assert host["NanoCpus"] == 10**9 or host["CpuQuota"] == host["CpuPeriod"]
+    assert host["PidsLimit"] == limits.SANDBOX_MAX_PROCESSES
+    assert host["ReadonlyRootfs"] is True
+    # Podman lists the capabilities ALL stood for; the proof is the view from inside.
+    dropped = {cap.upper().removeprefix("CAP_") for cap in host["CapDrop"]}
+    assert "ALL" in dropped or {"CHOWN", "DAC_OVERRIDE", "KILL", "SETUID", "SETGID"} <= dropped
+    assert "no-new-privileges" in " ".join(host["SecurityOpt"] or [])
+    assert {"/tmp", "/sandbox"} <= set(host["Tmpfs"])
+    assert f"size={limits.SANDBOX_SCRATCH_BYTES}" in host["Tmpfs"]["/tmp"]
+    ulimits = {u["Name"].lower().removeprefix("rlimit_"): u["Hard"] for u in host["Ulimits"]}
+    assert ulimits["nofile"] == limits.SANDBOX_MAX_OPEN_FILES
+    assert ulimits["fsize"] == limits.SANDBOX_MAX_FILE_BYTES
+    assert _labelled(engine, settings.executor_id) == []
+
+
+_PRIVILEGES = """
+status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines())
+print(status['CapPrm'].strip(), status['CapEff'].strip(), status['CapBnd'].strip(),
+      status['NoNewPrivs'].strip())
+"""
+
+
+def test_no_capabilities_and_no_new_privileges(docker_backend: SandboxBackend) -> None:
+    result = run_program(docker_backend, _PRIVILEGES)
+
+    assert result.stdout.split() == ["0000000000000000"] * 3 + ["1"], result.stderr
+
+
+@pytest.mark.parametrize(
+    "path", ["/crucible-probe", "/etc/crucible-probe", "/run/crucible-probe", "/var/tmp/probe"]
+)
+def test_the_root_file_system_is_read_only(docker_backend: SandboxBackend, path: str) -> None:
+    code = (
+        "import errno\n"
+        "try:\n"
+        f"    open({path!r}, 'w')\n"
+        "except OSError as exc:\n"
+        "    print(errno.errorcode[exc.errno])\n"
+    )
+    assert run_program(docker_backend, code).stdout == "EROFS\n"
+
+
+def test_the_program_runs_as_a_file_of_its_own_with_its_own_stdin(
+    docker_backend: SandboxBackend,
+) -> None:
+    code = (
+        "import json, os, sys\n"
+        "print(json.dumps({'argv': sys.argv, 'file': __file__, 'name': __name__,\n"
+        "                  'sandbox': sorted(os.listdir('/sandbox')), 'stdin': sys.stdin.read(),\n"
+        "                  'cwd': os.getcwd(), 'hostname': os.uname().nodename}))\n"
+    )
+    # Control bytes an engine could take for a detach sequence (ctrl-p ctrl-q).
+    stdin = "a\x10\x11b\x00c\n"
+
+    seen = json.loads(run_program(docker_backend, code, stdin=stdin).stdout)
+
+    assert seen == {
+        "argv": ["/sandbox/main.py"],
+        "file": "/sandbox/main.py",
+        "name": "__main__",
+        "sandbox": ["main.py"],
+        "stdin": stdin,
+        "cwd": "/tmp",
+        "hostname": "sandbox",
+    }
+
+
+def test_a_mebibyte_of_code_arrives_whole(docker_backend: SandboxBackend) -> None:
+    padding = "#" * (limits.MAX_CODE_BYTES - 100) + "\n"
+    code = padding + "print(len(open(__file__).read()))\n"
+    assert len(code.encode()) <= limits.MAX_CODE_BYTES
+
+    assert run_program(docker_backend, code).stdout == f"{len(code)}\n"
+
+
+def test_out_of_memory_is_an_oom_kill(docker_backend: SandboxBackend) -> None:
+    code = "b = bytearray(1024**3)\nfor i in range(0, len(b), 4096):\n    b[i] = 1\n"
+    result = run_program(docker_backend, code, memory_mb=128)
+
+    assert result.outcome == Outcome.MEMORY_EXCEEDED
+    assert result.exit_code == 128 + 9
+    assert "MemoryError" not in result.stderr
+
+
+def test_a_program_killed_otherwise_is_not_out_of_memory(docker_backend: SandboxBackend) -> None:
+    result = run_program(docker_backend, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+
+    assert result.outcome == Outcome.ERROR
+    assert result.exit_code == 128 + 9
+
+
+def test_the_result_names_the_image_it_ran_in(
+    docker_backend: SandboxBackend, engine: docker.DockerClient, settings: ExecutorSettings
+) -> None:
+    result = run_program(docker_backend, "print('hi')")
+
+    image = engine.images.get(settings.sandbox_image_python)
+    assert result.image_digest == image.id
+    assert result.image_digest is not None and result.image_digest.startswith("sha256:")
+
+
+def test_the_ml_image_has_its_libraries(
+    docker_backend: SandboxBackend, engine: docker.DockerClient, settings: ExecutorSettings
+) -> None:
+    code = (
+        "import numpy, pandas, scipy, sklearn\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        "x = numpy.arange(10.0).reshape(-1, 1)\n"
+        "print(round(LinearRegression().fit(x, 2 * x.ravel() + 1).coef_[0], 6))\n"
+    )
+    ml = run_program(docker_backend, code, image="ml")
+    plain = run_program(docker_backend, "import numpy", image="python")
+
+    assert ml.outcome == Outcome.SUCCESS, ml.stderr
+    assert ml.stdout == "2.0\n"
+    assert ml.image_digest == engine.images.get(settings.sandbox_image_ml).id
+    assert plain.outcome == Outcome.ERROR and "No module named 'numpy'" in plain.stderr
+
+
+def test_cancelling_removes_the_container(
+    docker_backend: SandboxBackend, engine: docker.DockerClient, settings: ExecutorSettings
+) -> None:
+    async def start_then_cancel() -> None:
+        started = asyncio.Event()
+
+        async def on_started() -> None:
+            started.set()
+
+        request = ExecutionRequest(
+            evaluation_id="test", code="import time; time.sleep(60)", timeout_seconds=60
+        )
+        run = asyncio.create_task(docker_backend.run(request, on_started))
+        await started.wait()
+        assert len(_labelled(engine, settings.executor_id)) == 1
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(start_then_cancel())
+
+    assert _labelled(engine, settings.executor_id) == []
+
+
+_EXECUTOR_THAT_WILL_BE_KILLED = """
+import asyncio, sys
+from crucible_shared.schemas.execution import ExecutionRequest
+from crucible_shared.settings import ExecutorSettings
+from crucible_executor.sandbox.backends.docker import DockerBackend
+
+async def started() -> None:
+    print("started", flush=True)
+
+settings = ExecutorSettings(executor_id=sys.argv[1], executor_backend="docker")
+code = "import time; time.sleep(600)"
+request = ExecutionRequest(evaluation_id="e", code=code, timeout_seconds=600)
+asyncio.run(DockerBackend(settings).run(request, started))
+"""
+
+
+def test_a_killed_executors_containers_are_swept_by_the_next(
+    engine: docker.DockerClient, docker_host: str
+) -> None:
+    settings = _settings()
+    argv = [sys.executable, "-c", _EXECUTOR_THAT_WILL_BE_KILLED, settings.executor_id]
+    env = os.environ | {"DOCKER_HOST": docker_host}
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, env=env) as executor:
+        try:
+            assert executor.stdout is not None
+            assert executor.stdout.readline() == b"started\n"
+        finally:
+            executor.kill()
+
+    # Nobody was left to remove it ...
+    assert len(_labelled(engine, settings.executor_id)) == 1
+    other = _settings()
+    with open_backend(other):
+        # ... and another executor's start-up leaves it alone ...
+        assert len(_labelled(engine, settings.executor_id)) == 1
+    with open_backend(settings):
+        # ... until the next executor with that id starts.
+        assert _labelled(engine, settings.executor_id) == []
+
+
+def test_check_passes_with_the_engine_and_images(docker_backend: SandboxBackend) -> None:
+    docker_backend.check()
+
+
+def test_a_missing_image_makes_the_backend_unavailable(docker_host: str) -> None:
+    settings = _settings(sandbox_image_ml=f"crucible/no-such-image:{uuid.uuid4().hex[:8]}")
+    with open_backend(settings) as backend:
+        with pytest.raises(SandboxUnavailable, match="sandbox image missing"):
+            backend.check()
+        with pytest.raises(SandboxUnavailable, match="is missing on this engine"):
+            run_program(backend, "print('hello')", image="ml")
+        assert run_program(backend, "print('hello')").stdout == "hello\n"
+
+
+# docker-py leaves the socket of a refused connection for the garbage collector.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_engine_that_does_not_answer_makes_the_backend_unavailable(
+    monkeypatch: pytest.MonkeyPatch, docker_host: str
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    started = time.monotonic()
+    # The start-up sweep only warns: the engine may come up later.
+    with open_backend(_settings()) as backend:
+        with pytest.raises(SandboxUnavailable, match="does not answer"):
+            backend.check()
+        with pytest.raises(SandboxUnavailable):
+            run_program(backend, "print('hello')")
+    assert time.monotonic() - started < 5
+    gc.collect()
+
+
+def test_latency(docker_backend: SandboxBackend) -> None:
+    """Not a limit, a measurement: printed with -s, failing only if absurd."""
+    timings = []
+    for _ in range(5):
+        started = time.monotonic()
+        assert run_program(docker_backend, "print('hi')").stdout == "hi\n"
+        timings.append(time.monotonic() - started)
+    timings.sort()
+    print(f"docker backend, print('hi'): median {timings[2] * 1000:.0f} ms of 5 runs")
+    assert timings[2] < 5
