@@ -178,10 +178,18 @@ stop_service() {
   say "  $name stopped"
 }
 
+# Ready means ready to run an evaluation: the API and its dependencies
+# answer, a worker is online and an executor has a slot in the pool.
 wait_ready() {
-  local url=http://127.0.0.1:$PORT/ready deadline=$((SECONDS + READY_TIMEOUT))
-  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || die "the API was not ready after ${READY_TIMEOUT}s; see $LOG_DIR/"
+  local base=http://127.0.0.1:$PORT deadline=$((SECONDS + READY_TIMEOUT)) queue
+  while true; do
+    if curl -fsS -o /dev/null "$base/ready" 2>/dev/null; then
+      queue=$(curl -fsS "$base/api/queue" 2>/dev/null || true)
+      if grep -q '"workers_online":[1-9]' <<<"$queue" && grep -q '"slots_total":[1-9]' <<<"$queue"; then
+        return
+      fi
+    fi
+    [ $SECONDS -lt $deadline ] || die "the platform was not ready after ${READY_TIMEOUT}s; see $LOG_DIR/"
     for name in "${SERVICES[@]}"; do
       running_pid "$name" >/dev/null || die "$name died while starting; see $LOG_DIR/$name.log"
     done
