@@ -3,7 +3,12 @@ from pydantic import ValidationError
 
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
-from crucible_shared.schemas.evaluations import EvaluationCreate, EvaluationUpdate
+from crucible_shared.schemas.evaluations import (
+    EvaluationCreate,
+    EvaluationFilter,
+    EvaluationUpdate,
+)
+from crucible_shared.schemas.keys import ApiKeyCreate
 
 
 def test_defaults_come_from_the_limits() -> None:
@@ -27,6 +32,28 @@ def test_code_is_bounded_in_bytes_not_characters() -> None:
 def test_stdin_is_bounded() -> None:
     with pytest.raises(ValidationError, match="stdin is"):
         EvaluationCreate(code="1", stdin="x" * (limits.MAX_STDIN_BYTES + 1))
+
+
+@pytest.mark.parametrize("schema", [EvaluationCreate, ApiKeyCreate])
+def test_integer_fields_take_what_json_schema_calls_an_integer(
+    schema: type[EvaluationCreate | ApiKeyCreate],
+) -> None:
+    field = "timeout_seconds" if schema is EvaluationCreate else "max_running"
+    valid = {"code": "1"} if schema is EvaluationCreate else {"name": "n", "role": "viewer"}
+    for integer in (30, 30.0):
+        assert getattr(schema.model_validate({**valid, field: integer}), field) == 30
+    # Lax pydantic would take these for 1 and 30: a client's bug, reported to it.
+    for not_an_integer in (True, "30", 30.5):
+        with pytest.raises(ValidationError, match=field):
+            schema.model_validate({**valid, field: not_an_integer})
+
+
+@pytest.mark.parametrize("number", ["5", "1.7e9", 1700000000])
+def test_a_filter_time_is_iso_8601_not_a_unix_time(number: object) -> None:
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        EvaluationFilter.model_validate({"until": number})
+    moment = EvaluationFilter.model_validate({"until": "2026-01-31T12:00:00+01:00"}).until
+    assert moment is not None and moment.isoformat() == "2026-01-31T11:00:00+00:00"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ class Bound:
 MAX_CODE_BYTES = 1 * MIB
 MAX_STDIN_BYTES = 1 * MIB
 MAX_REQUEST_BYTES = 2 * MIB
+MAX_BATCH_SIZE = 1000
 
 TIMEOUT_SECONDS = Bound(minimum=1, maximum=900, default=30)
 MEMORY_MB = Bound(minimum=64, maximum=4096, default=256)
@@ -35,3 +36,7 @@ SANDBOX_SCRATCH_BYTES = 64 * MIB
 SANDBOX_MAX_OPEN_FILES = 256
 
 LIST_PAGE_SIZE = Bound(minimum=1, maximum=200, default=50)
+
+# Quotas of one API key, set when it is made.
+MAX_RUNNING_PER_KEY = Bound(minimum=1, maximum=1000, default=10)
+SUBMISSIONS_PER_MINUTE = Bound(minimum=1, maximum=10_000, default=60)

@@ -18,13 +18,21 @@ class _CrucibleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRUCIBLE_", env_ignore_empty=True, extra="ignore")
 
 
+class ServiceTokenSettings(_CrucibleSettings):
+    service_token: str | None = Field(
+        default=None,
+        description="Shared secret the services present to storage and executors, which refuse "
+        "calls without it; unset, they accept any (start-platform.sh always sets one).",
+    )
+
+
 class BrokerSettings(_CrucibleSettings):
     broker_url: str = Field(
         default="redis://127.0.0.1:6380/0", description="Redis URL of the Celery broker."
     )
 
 
-class StorageClientSettings(_CrucibleSettings):
+class StorageClientSettings(ServiceTokenSettings):
     storage_url: str = Field(
         default="http://127.0.0.1:8001", description="Base URL of the storage service."
     )
@@ -49,16 +57,59 @@ class PoolSettings(_CrucibleSettings):
     )
 
 
-class ApiSettings(BrokerSettings, StorageClientSettings, PoolSettings):
+class CacheSettings(_CrucibleSettings):
+    cache_redis_url: str = Field(
+        default="redis://127.0.0.1:6380/2",
+        description="Redis URL of storage's read cache and the evaluations' live-update channels.",
+    )
+
+
+class ApiSettings(BrokerSettings, StorageClientSettings, PoolSettings, CacheSettings):
     """api-service."""
 
 
-class StorageSettings(_CrucibleSettings):
+class StorageSettings(CacheSettings, ServiceTokenSettings):
     """storage-service."""
 
+    storage_backend: Literal["database", "file", "s3", "memory"] = Field(
+        default="database",
+        description="Where evaluations live: `database` (the URL below), `file` (JSON documents "
+        "in the data directory), `s3` (objects in the bucket) or `memory` (tests only: lost on "
+        "exit). docs/storage.md compares them.",
+    )
     database_url: str = Field(
         default="sqlite:///.crucible/crucible.db",
         description="SQLAlchemy URL: `postgresql+psycopg://…` in production, SQLite embedded.",
+    )
+    blob_backend: Literal["file", "s3"] = Field(
+        default="file",
+        description="Where the `database` backend keeps outputs above the threshold; the `file` "
+        "and `s3` backends keep them beside their documents.",
+    )
+    blob_threshold_bytes: int = Field(
+        default=100 * limits.KIB,
+        ge=1024,
+        description="An output larger than this is kept as a blob; the evaluation holds a "
+        "preview of this size.",
+    )
+    data_dir: Path = Field(
+        default=Path(".crucible/storage"),
+        description="Directory of the `file` backend and of file blobs.",
+    )
+    s3_bucket: str = Field(default="crucible", description="Bucket of the `s3` backend and blobs.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 API endpoint (MinIO, Ceph…); AWS when unset. Credentials come from "
+        "boto3's usual sources (`AWS_ACCESS_KEY_ID`…).",
+    )
+    s3_region: str = Field(default="us-east-1", description="Region of the bucket.")
+    cache_ttl_seconds: int = Field(
+        default=300, ge=1, description="How long an evaluation stays in the read cache."
+    )
+    retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="A deleted evaluation is purged, with its blobs, this long after deletion.",
     )
 
 
@@ -83,12 +134,23 @@ class WorkerSettings(BrokerSettings, StorageClientSettings, PoolSettings):
     worker_metrics_port: int = Field(
         default=9808, description="Port of the worker's Prometheus /metrics (0: none)."
     )
+    purge_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often Celery beat asks storage to purge old deleted evaluations.",
+    )
+    requeue_unqueued_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A `queued` evaluation whose message is in no queue (held by a lost worker, "
+        "or lost) is sent again after this long.",
+    )
     reaper_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker looks for evaluations left orphaned."
     )
 
 
-class ExecutorSettings(PoolSettings):
+class ExecutorSettings(PoolSettings, ServiceTokenSettings):
     """executor-service."""
 
     executor_url: str = Field(

@@ -1,18 +1,26 @@
 """The storage service's API, as the other services call it."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from crucible_shared.lifecycle import EvaluationStatus, Priority
+from crucible_shared import service_auth
+from crucible_shared.ids import is_canonical_id
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
+    EvaluationCount,
     EvaluationCreate,
+    EvaluationFilter,
     EvaluationPage,
+    EvaluationSummary,
     EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.schemas.keys import StoredKey
+from crucible_shared.schemas.statistics import StatisticsReport
+from crucible_shared.schemas.storage import StorageInfo
 from crucible_shared.settings import StorageClientSettings
 
 
@@ -21,7 +29,7 @@ class StorageError(Exception):
 
 
 class EvaluationNotFound(StorageError):
-    pass
+    """Storage answered 404: no evaluation (or dead letter, or key) has this id."""
 
 
 class TransitionRefused(StorageError):
@@ -35,7 +43,9 @@ class RequestRejected(StorageError):
 class StorageClient:
     def __init__(self, settings: StorageClientSettings) -> None:
         self._http = httpx.Client(
-            base_url=settings.storage_url, timeout=settings.storage_timeout_seconds
+            base_url=settings.storage_url,
+            timeout=settings.storage_timeout_seconds,
+            headers=service_auth.headers(settings.service_token),
         )
 
     def close(self) -> None:
@@ -46,40 +56,95 @@ class StorageClient:
         return Evaluation.model_validate_json(response.content)
 
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
-        response = self._request("GET", f"/evaluations/{evaluation_id}")
+        response = self._request("GET", f"/evaluations/{_id(evaluation_id)}")
         return Evaluation.model_validate_json(response.content)
 
     def update_evaluation(self, evaluation_id: str, update: EvaluationUpdate) -> Evaluation:
         response = self._request(
             "PATCH",
-            f"/evaluations/{evaluation_id}",
+            f"/evaluations/{_id(evaluation_id)}",
             json=update.model_dump(mode="json", exclude_none=True),
         )
         return Evaluation.model_validate_json(response.content)
 
+    def create_evaluations(self, submissions: list[EvaluationCreate]) -> list[EvaluationSummary]:
+        """All or none, in order."""
+        body = [submission.model_dump(mode="json") for submission in submissions]
+        response = self._request("POST", "/evaluations/batch", json=body)
+        return [EvaluationSummary.model_validate(item) for item in response.json()]
+
     def list_evaluations(
         self,
+        where: EvaluationFilter | None = None,
         *,
-        status: EvaluationStatus | None = None,
-        priority: Priority | None = None,
-        since: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> EvaluationPage:
-        params = {
-            "status": status,
-            "priority": priority,
-            "since": since,
-            "limit": limit,
-            "cursor": cursor,
-        }
+        params = {**_query(where), "limit": limit, "cursor": cursor}
         response = self._request(
             "GET", "/evaluations", params={k: v for k, v in params.items() if v is not None}
         )
         return EvaluationPage.model_validate_json(response.content)
 
+    def count_evaluations(self, where: EvaluationFilter | None = None) -> int:
+        response = self._request("GET", "/evaluations/count", params=_query(where))
+        return EvaluationCount.model_validate_json(response.content).count
+
+    def delete_evaluation(self, evaluation_id: str) -> Evaluation:
+        response = self._request("DELETE", f"/evaluations/{_id(evaluation_id)}")
+        return Evaluation.model_validate_json(response.content)
+
+    def restore_evaluation(self, evaluation_id: str) -> Evaluation:
+        response = self._request("POST", f"/evaluations/{_id(evaluation_id)}/restore")
+        return Evaluation.model_validate_json(response.content)
+
+    def open_output(self, evaluation_id: str, stream: str) -> Iterator[bytes]:
+        """The whole of an output stream, in chunks; the request is sent (and
+        its errors raised) before this returns."""
+        request = self._http.build_request(
+            "GET", f"/evaluations/{_id(evaluation_id)}/output/{stream}"
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"storage service unreachable: {exc}") from exc
+        if response.status_code != 200:
+            response.read()
+            response.close()
+            _raise_for(response)
+        return _chunks(response)
+
+    def add_key(self, key: StoredKey) -> None:
+        self._request("POST", "/keys", json=key.model_dump(mode="json"))
+
+    def list_keys(self) -> list[StoredKey]:
+        return [StoredKey.model_validate(item) for item in self._request("GET", "/keys").json()]
+
+    def find_key(self, key_sha256: str) -> StoredKey | None:
+        try:
+            response = self._request("GET", f"/keys/by-hash/{key_sha256}")
+        except EvaluationNotFound:  # any 404: no key has this hash
+            return None
+        return StoredKey.model_validate_json(response.content)
+
+    def revoke_key(self, key_id: str) -> StoredKey:
+        return StoredKey.model_validate_json(
+            self._request("POST", f"/keys/{_id(key_id)}/revoke").content
+        )
+
+    def statistics(self) -> StatisticsReport:
+        return StatisticsReport.model_validate_json(self._request("GET", "/statistics").content)
+
+    def storage_info(self) -> StorageInfo:
+        return StorageInfo.model_validate_json(self._request("GET", "/storage-info").content)
+
+    def purge(self) -> int:
+        """Purges what was deleted longer ago than storage's retention; how many."""
+        purged: int = self._request("POST", "/purge").json()["purged"]
+        return purged
+
     def list_events(self, evaluation_id: str) -> list[EvaluationEvent]:
-        response = self._request("GET", f"/evaluations/{evaluation_id}/events")
+        response = self._request("GET", f"/evaluations/{_id(evaluation_id)}/events")
         return [EvaluationEvent.model_validate(item) for item in response.json()]
 
     def list_dead_letters(self, *, limit: int | None = None) -> list[DeadLetter]:
@@ -89,7 +154,7 @@ class StorageClient:
 
     def requeue_dead_letter(self, dead_letter_id: str) -> Evaluation:
         """A new evaluation with the same submission; the dead letter records it."""
-        response = self._request("POST", f"/dead-letters/{dead_letter_id}/requeue")
+        response = self._request("POST", f"/dead-letters/{_id(dead_letter_id)}/requeue")
         return Evaluation.model_validate_json(response.content)
 
     def ready(self) -> bool:
@@ -103,12 +168,48 @@ class StorageClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise StorageError(f"storage service unreachable: {exc}") from exc
-        if response.status_code == 404:
-            raise EvaluationNotFound(response.json().get("detail", "evaluation not found"))
-        if response.status_code == 409:
-            raise TransitionRefused(response.json().get("detail", "transition refused"))
-        if response.status_code == 422:
-            raise RequestRejected(response.json().get("detail", "invalid request"))
-        if response.status_code >= 400:
-            raise StorageError(f"storage service answered {response.status_code}: {response.text}")
+        _raise_for(response)
         return response
+
+
+def _id(value: str) -> str:
+    """An id for a URL path. Ids are UUIDs: anything else names nothing, and
+    is refused here rather than let into a URL (where `?`, `..` or a control
+    character would make another request, or none)."""
+    if not is_canonical_id(value):
+        raise EvaluationNotFound(f"{value!r} not found: ids are UUIDs")
+    return value
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    detail = _detail(response)
+    if response.status_code == 404:
+        raise EvaluationNotFound(detail or "evaluation not found")
+    if response.status_code == 409:
+        raise TransitionRefused(detail or "transition refused")
+    if response.status_code == 422:
+        raise RequestRejected(detail or "invalid request")
+    raise StorageError(f"storage service answered {response.status_code}: {response.text}")
+
+
+def _detail(response: httpx.Response) -> str | None:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return None
+    return detail if isinstance(detail, str) else str(detail) if detail else None
+
+
+def _query(where: EvaluationFilter | None) -> dict[str, Any]:
+    if where is None:
+        return {}
+    return where.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes()
+    finally:
+        response.close()

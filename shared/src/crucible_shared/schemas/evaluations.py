@@ -1,12 +1,14 @@
 """An evaluation as submitted, stored, updated and listed."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crucible_shared import limits
+from crucible_shared.ids import ID_PATTERN
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
+from crucible_shared.schemas.fields import Bounded
 
 Language = Literal["python"]
 
@@ -26,12 +28,10 @@ class EvaluationCreate(BaseModel):
     code: Annotated[str, Field(min_length=1, description="Python source, at most 1 MiB.")]
     language: Language = "python"
     stdin: Annotated[str, Field(description="Sent to the program's standard input.")] = ""
-    timeout_seconds: Annotated[
-        int, Field(ge=limits.TIMEOUT_SECONDS.minimum, le=limits.TIMEOUT_SECONDS.maximum)
-    ] = limits.TIMEOUT_SECONDS.default
-    memory_mb: Annotated[int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)] = (
-        limits.MEMORY_MB.default
+    timeout_seconds: Annotated[int, Bounded(limits.TIMEOUT_SECONDS)] = (
+        limits.TIMEOUT_SECONDS.default
     )
+    memory_mb: Annotated[int, Bounded(limits.MEMORY_MB)] = limits.MEMORY_MB.default
     priority: Priority = Priority.NORMAL
     image: SandboxImage = SandboxImage.PYTHON
 
@@ -44,6 +44,12 @@ class EvaluationCreate(BaseModel):
     @classmethod
     def _stdin_size(cls, value: str) -> str:
         return _within_bytes(value, "stdin", limits.MAX_STDIN_BYTES)
+
+
+class OwnedSubmission(EvaluationCreate):
+    """A submission as storage receives it: with the key that made it (internal)."""
+
+    owner: str | None = None
 
 
 class EvaluationSummary(BaseModel):
@@ -63,11 +69,18 @@ class EvaluationSummary(BaseModel):
     exit_code: int | None = None
     duration_ms: int | None = None
     executor: str | None = None
+    owner: str | None = Field(default=None, description="Id of the API key that submitted it.")
+    code_sha256: str = Field(description="SHA-256 of the code's UTF-8 bytes, in hex.")
+    stdout_bytes: int = Field(default=0, description="Size of the whole stdout kept, in bytes.")
+    stderr_bytes: int = Field(default=0, description="Size of the whole stderr kept, in bytes.")
     created_at: datetime
     queued_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime | None = Field(default=None, description="Time of the last change.")
+    deleted_at: datetime | None = Field(
+        default=None, description="When it was deleted; it can be restored until purged."
+    )
 
 
 class Evaluation(EvaluationSummary):
@@ -77,8 +90,15 @@ class Evaluation(EvaluationSummary):
     stdin: str = ""
     stdout: str = ""
     stderr: str = ""
-    stdout_truncated: bool = False
+    stdout_truncated: bool = Field(
+        default=False, description="The program wrote more than the executor keeps."
+    )
     stderr_truncated: bool = False
+    stdout_preview: bool = Field(
+        default=False,
+        description="`stdout` holds only its beginning; the whole is at `/output/stdout`.",
+    )
+    stderr_preview: bool = False
 
 
 class EvaluationPublic(Evaluation):
@@ -88,6 +108,70 @@ class EvaluationPublic(Evaluation):
         default=None,
         description="While queued: its place in its priority's queue, 1 when it runs next.",
     )
+
+
+class EvaluationFilter(BaseModel):
+    """Which evaluations a list or a count covers; every condition given must hold."""
+
+    status: EvaluationStatus | None = None
+    outcome: Outcome | None = None
+    priority: Priority | None = None
+    language: Language | None = None
+    image: SandboxImage | None = None
+    since: datetime | None = Field(default=None, description="Created at or after (ISO 8601).")
+    until: datetime | None = Field(default=None, description="Created before (ISO 8601).")
+    code_sha256: Annotated[str | None, Field(pattern="^[0-9a-f]{64}$")] = None
+    q: Annotated[
+        str | None, Field(min_length=1, max_length=200, description="Text the code contains.")
+    ] = None
+    include_deleted: bool = False
+    # An id, checked as one: anything else matches nothing, and text a
+    # database cannot compare (a NUL character) must be refused, not sent.
+    owner: str | None = Field(
+        default=None, pattern=f"^{ID_PATTERN}$", description="Id of the submitting API key."
+    )
+    active: bool | None = Field(
+        default=None, description="true: queued or running; false: finished."
+    )
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        """pydantic would read a bare number as Unix time; the document
+        promises ISO 8601, and a number there is more likely a mistake."""
+        if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+            raise ValueError("must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not a number")
+        return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        """A time without an offset is UTC's."""
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            # Within a day of the calendar's ends: the bound is as far as time goes.
+            return (
+                datetime.min.replace(tzinfo=UTC)
+                if moment.year == 1
+                else datetime.max.replace(tzinfo=UTC)
+            )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class EvaluationCount(BaseModel):
+    count: int
 
 
 class EvaluationPage(BaseModel):
@@ -147,3 +231,17 @@ class DeadLetter(BaseModel):
     requeued_as: str | None = Field(
         default=None, description="The evaluation created when it was requeued."
     )
+
+
+class BatchItem(BaseModel):
+    """One submission of a batch: its id if accepted, or why it was rejected."""
+
+    index: int = Field(description="Its place in the batch, from 0.")
+    id: str | None = None
+    errors: list[str] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    rejected: int
+    items: list[BatchItem] = Field(description="One per submission, in the batch's order.")

@@ -13,18 +13,17 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from crucible_shared import limits
 from crucible_shared.lifecycle import Outcome, SandboxImage
+from crucible_shared.schemas.fields import Bounded
 
 
 class ExecutionRequest(BaseModel):
     evaluation_id: str
     code: Annotated[str, Field(min_length=1)]
     stdin: str = ""
-    timeout_seconds: Annotated[
-        int, Field(ge=limits.TIMEOUT_SECONDS.minimum, le=limits.TIMEOUT_SECONDS.maximum)
-    ] = limits.TIMEOUT_SECONDS.default
-    memory_mb: Annotated[int, Field(ge=limits.MEMORY_MB.minimum, le=limits.MEMORY_MB.maximum)] = (
-        limits.MEMORY_MB.default
+    timeout_seconds: Annotated[int, Bounded(limits.TIMEOUT_SECONDS)] = (
+        limits.TIMEOUT_SECONDS.default
     )
+    memory_mb: Annotated[int, Bounded(limits.MEMORY_MB)] = limits.MEMORY_MB.default
     image: SandboxImage = SandboxImage.PYTHON
 
 
