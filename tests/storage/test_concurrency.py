@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import pytest
@@ -13,7 +14,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crucible_shared.lifecycle import EvaluationStatus
-from crucible_shared.schemas.evaluations import DeadLetter, EvaluationCreate, EvaluationUpdate
+from crucible_shared.schemas.evaluations import (
+    DeadLetter,
+    Evaluation,
+    EvaluationFilter,
+    EvaluationUpdate,
+    OwnedSubmission,
+)
+from crucible_storage import rules
 from crucible_storage.db import repository
 from crucible_storage.db.engine import for_writing
 from crucible_storage.errors import AlreadyRequeued, TransitionRefused
@@ -35,6 +43,25 @@ def _in_transaction(sessions: sessionmaker[Session], act: Callable[[Session], T]
         return act(session)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _create(session: Session) -> Evaluation:
+    evaluation = rules.new_evaluation(OwnedSubmission(code="1"), _now())
+    repository.insert(session=session, evaluations=[evaluation])
+    return evaluation
+
+
+def _move(session: Session, evaluation_id: str, update: EvaluationUpdate) -> Evaluation:
+    moved, _ = repository.modify(
+        session=session,
+        evaluation_id=evaluation_id,
+        decide=lambda current: rules.transition(current, update, _now()),
+    )
+    return moved
+
+
 def _run_twice_at_once(sessions: sessionmaker[Session], act: Callable[[Session], T]) -> Future[T]:
     """Runs `act` in a transaction held open while another thread runs it too.
 
@@ -53,22 +80,14 @@ def _run_twice_at_once(sessions: sessionmaker[Session], act: Callable[[Session],
 def test_a_second_transition_waits_for_the_first_and_then_sees_its_status(
     sessions: sessionmaker[Session],
 ) -> None:
-    evaluation = _in_transaction(
-        sessions,
-        lambda s: repository.create_evaluation(session=s, submission=EvaluationCreate(code="1")),
-    )
+    evaluation = _in_transaction(sessions, _create)
 
-    second = _run_twice_at_once(
-        sessions,
-        lambda s: repository.apply_update(
-            session=s, evaluation_id=evaluation.id, update=_PROVISIONING
-        ),
-    )
+    second = _run_twice_at_once(sessions, lambda s: _move(s, evaluation.id, _PROVISIONING))
 
     with pytest.raises(TransitionRefused, match="is provisioning; it cannot become provisioning"):
         second.result(timeout=30)
     events = _in_transaction(
-        sessions, lambda s: repository.list_events(session=s, evaluation_id=evaluation.id)
+        sessions, lambda s: repository.events(session=s, evaluation_id=evaluation.id)
     )
     assert [(event.sequence, event.status) for event in events] == [
         (1, _S.QUEUED),
@@ -80,32 +99,32 @@ def test_a_second_requeue_waits_for_the_first_and_then_is_refused(
     sessions: sessionmaker[Session],
 ) -> None:
     def give_up(session: Session) -> DeadLetter:
-        evaluation = repository.create_evaluation(
-            session=session, submission=EvaluationCreate(code="1")
+        evaluation = _create(session)
+        _move(
+            session,
+            evaluation.id,
+            EvaluationUpdate(status=_S.FAILED, error="gave up", dead_letter=True),
         )
-        repository.apply_update(
-            session=session,
-            evaluation_id=evaluation.id,
-            update=EvaluationUpdate(status=_S.FAILED, error="gave up", dead_letter=True),
-        )
-        (letter,) = repository.list_dead_letters(session=session, limit=1)
+        (letter,) = repository.dead_letters(session=session, limit=1)
         return letter
 
     letter = _in_transaction(sessions, give_up)
 
     second = _run_twice_at_once(
-        sessions, lambda s: repository.requeue_dead_letter(session=s, dead_letter_id=letter.id)
+        sessions,
+        lambda s: repository.requeue(
+            session=s,
+            dead_letter_id=letter.id,
+            resubmit=lambda dead: rules.new_evaluation(rules.resubmission(dead), _now()),
+        ),
     )
 
     with pytest.raises(AlreadyRequeued):
         second.result(timeout=30)
-    page = _in_transaction(
-        sessions,
-        lambda s: repository.list_evaluations(
-            session=s, status=None, priority=None, since=None, limit=10, cursor=None
-        ),
+    everything = _in_transaction(
+        sessions, lambda s: repository.count(session=s, where=EvaluationFilter())
     )
-    assert len(page.items) == 2
+    assert everything == 2
 
 
 def test_of_racing_updates_exactly_one_wins(client: TestClient) -> None:
@@ -140,3 +159,41 @@ def test_concurrent_submissions_are_all_kept(client: TestClient) -> None:
     listed = client.get("/evaluations", params={"limit": 200}).json()["items"]
     assert len(set(ids)) == 40
     assert {item["id"] for item in listed} == set(ids)
+
+
+def test_a_purge_never_removes_an_evaluation_restored_meanwhile(
+    sessions: sessionmaker[Session],
+) -> None:
+    def delete_long_ago(session: Session) -> Evaluation:
+        evaluation = _create(session)
+        _move(session, evaluation.id, EvaluationUpdate(status=_S.CANCELLED))
+        repository.modify(
+            session=session,
+            evaluation_id=evaluation.id,
+            decide=lambda current: rules.deletion(current, datetime(2000, 1, 1, tzinfo=UTC)),
+        )
+        return evaluation
+
+    evaluation = _in_transaction(sessions, delete_long_ago)
+    pool = ThreadPoolExecutor(1)
+    with sessions.begin() as restoring:
+        repository.modify(
+            session=restoring,
+            evaluation_id=evaluation.id,
+            decide=lambda current: rules.restoration(current, _now()),
+        )
+        # Started while the restore is not yet committed: on PostgreSQL it
+        # read the evaluation as deleted, and would delete it once restored.
+        purge = pool.submit(
+            _in_transaction,
+            sessions,
+            lambda s: repository.purge(session=s, deleted_before=_now(), limit=10),
+        )
+        time.sleep(0.5)
+    pool.shutdown(wait=False)
+
+    assert purge.result(timeout=30) == []
+    restored = _in_transaction(
+        sessions, lambda s: repository.get(session=s, evaluation_id=evaluation.id)
+    )
+    assert restored.deleted_at is None

@@ -1,7 +1,9 @@
 """The Alembic migrations, on SQLite and PostgreSQL alike."""
 
+import hashlib
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -11,16 +13,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
-from crucible_shared.settings import StorageSettings
-from crucible_storage.app import create_app
 from crucible_storage.db.engine import create_database_engine
 from crucible_storage.db.models import Base
 from crucible_storage.migrate import alembic_config, upgrade_to_head
 
-_TABLES = {"alembic_version", "evaluations", "evaluation_events", "dead_letters"}
+_TABLES = {"alembic_version", "evaluations", "evaluation_events", "dead_letters", "api_keys"}
 
 
 @pytest.fixture
@@ -71,15 +70,6 @@ def test_the_migrated_schema_matches_the_models(fresh_engine: Engine) -> None:
     assert _differences_from_the_models(fresh_engine) == []
     indexes = {index["name"] for index in inspect(fresh_engine).get_indexes("evaluations")}
     assert {"ix_evaluations_created_at_id", "ix_evaluations_status"} <= indexes
-
-
-def test_restarting_the_service_keeps_what_it_stored(fresh_database_url: str) -> None:
-    settings = StorageSettings(database_url=fresh_database_url)
-    with TestClient(create_app(settings)) as client:
-        stored = client.post("/evaluations", json={"code": "print(1)"}).json()
-
-    with TestClient(create_app(settings)) as client:
-        assert client.get(f"/evaluations/{stored['id']}").json() == stored
 
 
 def test_services_starting_together_migrate_once(fresh_database_url: str) -> None:
@@ -136,3 +126,32 @@ def test_the_embedded_database_gets_its_directory(
     _run_the_migrate_command(monkeypatch, f"sqlite:///{database}")
 
     assert database.is_file()
+
+
+def test_rows_from_before_the_hashes_get_them_on_upgrade(fresh_engine: Engine) -> None:
+    with fresh_engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+        connection.execute(
+            text(
+                "INSERT INTO evaluations (id, status, language, priority, image, timeout_seconds,"
+                " memory_mb, attempts, code, stdin, stdout, stderr, stdout_truncated,"
+                " stderr_truncated, created_at, queued_at, updated_at) VALUES ("
+                " '00000000-0000-4000-8000-000000000001', 'completed', 'python', 'normal',"
+                " 'python', 5, 128, 1, :code, :empty, :stdout, :empty, false, false,"
+                " :now, :now, :now)"
+            ),
+            {
+                "code": "print('é')".encode(),
+                "empty": b"",
+                "stdout": "é\n".encode(),
+                "now": datetime(2026, 1, 1, tzinfo=UTC),
+            },
+        )
+
+    upgrade_to_head(fresh_engine)
+
+    with fresh_engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT code_sha256, stdout_bytes, stdout_preview, deleted_at FROM evaluations")
+        ).one()
+    assert tuple(row) == (hashlib.sha256("print('é')".encode()).hexdigest(), 3, False, None)

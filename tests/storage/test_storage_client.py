@@ -13,7 +13,7 @@ from uuid import uuid4
 import pytest
 
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
-from crucible_shared.schemas.evaluations import EvaluationCreate, EvaluationUpdate
+from crucible_shared.schemas.evaluations import EvaluationCreate, EvaluationFilter, EvaluationUpdate
 from crucible_shared.settings import StorageClientSettings
 from crucible_shared.storage_client import (
     EvaluationNotFound,
@@ -102,16 +102,16 @@ def test_the_client_drives_an_evaluation_through_its_life(storage: StorageClient
 def test_the_client_pages_through_a_filtered_list(storage: StorageClient) -> None:
     first = storage.create_evaluation(EvaluationCreate(code="1", priority=Priority.LOW))
     second = storage.create_evaluation(EvaluationCreate(code="2", priority=Priority.LOW))
-    since = (first.created_at - timedelta(microseconds=1)).isoformat()
-
-    page = storage.list_evaluations(priority=Priority.LOW, since=since, limit=1)
-    rest = storage.list_evaluations(
-        priority=Priority.LOW, since=since, limit=1, cursor=page.next_cursor
+    low = EvaluationFilter(
+        priority=Priority.LOW, since=first.created_at - timedelta(microseconds=1)
     )
+
+    page = storage.list_evaluations(low, limit=1)
+    rest = storage.list_evaluations(low, limit=1, cursor=page.next_cursor)
 
     assert [item.id for item in page.items + rest.items] == [second.id, first.id]
     assert rest.next_cursor is None
-    queued = storage.list_evaluations(status=_S.QUEUED)
+    queued = storage.list_evaluations(EvaluationFilter(status=_S.QUEUED))
     assert {first.id, second.id} <= {item.id for item in queued.items}
 
 
@@ -146,3 +146,17 @@ def test_the_client_lists_and_requeues_dead_letters(storage: StorageClient) -> N
         storage.requeue_dead_letter(letter.id)
     with pytest.raises(EvaluationNotFound, match="dead letter"):
         storage.requeue_dead_letter(str(uuid4()))
+
+
+@pytest.mark.parametrize("evaluation_id", ["?", "?limit=1", "%3F", "a/b", "..", "../keys", " "])
+def test_an_id_is_one_path_segment_never_another_path(
+    storage: StorageClient, evaluation_id: str
+) -> None:
+    # Found by fuzzing the API: ids went into the storage URL unquoted, so that
+    # "?" read the listing (a 500 at the API) and "../keys" reached other paths.
+    storage.create_evaluation(EvaluationCreate(code="print(1)"))
+
+    with pytest.raises(EvaluationNotFound):
+        storage.get_evaluation(evaluation_id)
+    with pytest.raises(EvaluationNotFound):
+        storage.list_events(evaluation_id)

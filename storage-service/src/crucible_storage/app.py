@@ -13,13 +13,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from crucible_shared.service_auth import ServiceTokenRequired
 from crucible_shared.settings import StorageSettings
-from crucible_storage.backends.base import StorageBackend
-from crucible_storage.backends.database import DatabaseBackend
-from crucible_storage.db.engine import create_database_engine
 from crucible_storage.errors import Conflict, NotFound, RequestRejected
-from crucible_storage.migrate import upgrade_to_head
-from crucible_storage.routes import dead_letters, evaluations, health
+from crucible_storage.routes import dead_letters, evaluations, health, keys
+from crucible_storage.wiring import open_storage
 
 _STATUS_CODES: dict[type[Exception], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -33,19 +31,16 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_database_engine(settings.database_url)
-        try:
-            upgrade_to_head(engine)
-            backend: StorageBackend = DatabaseBackend(engine)
-            app.state.backend = backend
+        with open_storage(settings) as storage:
+            app.state.storage = storage
             yield
-        finally:
-            engine.dispose()
 
     app = FastAPI(title="Crucible storage", lifespan=lifespan)
+    app.add_middleware(ServiceTokenRequired, token=settings.service_token)
     app.include_router(evaluations.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
+    app.include_router(keys.router)
     for error in _STATUS_CODES:
         app.add_exception_handler(error, _refuse)
     app.add_exception_handler(RequestValidationError, _reject_invalid)

@@ -2,7 +2,8 @@
 
     NotFound              404
     ├── EvaluationNotFound
-    └── DeadLetterNotFound
+    ├── DeadLetterNotFound
+    └── KeyNotFound
     Conflict              409
     ├── TransitionRefused
     └── AlreadyRequeued
@@ -46,3 +47,8 @@ class TransitionRefused(Conflict):
 class AlreadyRequeued(Conflict):
     def __init__(self, dead_letter_id: str, evaluation_id: str) -> None:
         super().__init__(f"dead letter {dead_letter_id} was requeued already, as {evaluation_id}")
+
+
+class KeyNotFound(NotFound):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"API key {what} not found")

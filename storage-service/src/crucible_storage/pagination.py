@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Self
 
+from crucible_shared.ids import is_canonical_id
 from crucible_storage.errors import RequestRejected
-from crucible_storage.ids import is_canonical_id
 
 _SEPARATOR = "|"
 

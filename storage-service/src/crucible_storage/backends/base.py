@@ -1,65 +1,103 @@
-"""The interface the routes use, whichever backend keeps the data."""
+"""The interface of the stores that keep evaluations.
 
+A backend loads, locks and stores; the rules of a write (`crucible_storage.rules`)
+and everything around it (blobs, cache, live updates: `crucible_storage.service`)
+are the same for every backend.
+"""
+
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from crucible_shared.lifecycle import EvaluationStatus, Priority
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
-    EvaluationCreate,
+    EvaluationFilter,
     EvaluationPage,
-    EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.schemas.keys import StoredKey
+from crucible_storage.rules import Change
+from crucible_storage.statistics import Tally, Timing
 
 
 class StorageBackend(Protocol):
-    """Keeps evaluations and their event history.
+    """Keeps evaluations, their event history and their dead letters.
 
     Every method is safe to call from several threads at once. Refusals are
     the exceptions of `crucible_storage.errors`: `NotFound` for an unknown
-    id, `Conflict` for an update the lifecycle forbids or a second requeue
-    (an implementation must check and apply each atomically),
-    `RequestRejected` for input it cannot serve or keep, such as a cursor
-    it did not issue.
+    id, `Conflict` for what `decide` refuses or a second requeue,
+    `RequestRejected` for input it cannot serve, such as a cursor it did
+    not issue.
     """
 
-    def create_evaluation(self, submission: EvaluationCreate) -> Evaluation:
-        """Stores a new `queued` evaluation and its first event."""
+    name: str
+    location: str
+
+    def insert(self, evaluations: list[Evaluation]) -> None:
+        """Stores new evaluations, each with its first event, all or none."""
         ...
 
-    def get_evaluation(self, evaluation_id: str) -> Evaluation: ...
-
-    def apply_update(self, evaluation_id: str, update: EvaluationUpdate) -> Evaluation:
-        """Makes a status transition, sets its timestamps and appends its event.
-
-        With `update.dead_letter`, also keeps a dead letter, in the same transaction.
-        """
+    def get(self, evaluation_id: str) -> Evaluation:
+        """Deleted ones too."""
         ...
 
-    def list_evaluations(
-        self,
-        *,
-        status: EvaluationStatus | None,
-        priority: Priority | None,
-        since: datetime | None,
-        limit: int,
-        cursor: str | None,
-    ) -> EvaluationPage:
+    def modify(
+        self, evaluation_id: str, decide: Callable[[Evaluation], Change]
+    ) -> tuple[Evaluation, EvaluationEvent]:
+        """Stores what `decide` makes of the current evaluation, with its event
+        and dead letter, atomically: no other write to it comes in between."""
+        ...
+
+    def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
         """Newest first; `cursor` is a `next_cursor` this backend handed out."""
         ...
 
-    def list_events(self, evaluation_id: str) -> list[EvaluationEvent]:
-        """The evaluation's history, oldest first."""
+    def count(self, where: EvaluationFilter) -> int: ...
+
+    def events(self, evaluation_id: str) -> list[EvaluationEvent]:
+        """Oldest first."""
         ...
 
-    def list_dead_letters(self, *, limit: int) -> list[DeadLetter]:
+    def dead_letters(self, *, limit: int) -> list[DeadLetter]:
         """Newest first."""
         ...
 
-    def requeue_dead_letter(self, dead_letter_id: str) -> Evaluation:
-        """A new `queued` evaluation with the same submission; once per dead letter."""
+    def requeue(
+        self, dead_letter_id: str, resubmit: Callable[[Evaluation], Evaluation]
+    ) -> Evaluation:
+        """Inserts `resubmit(the dead evaluation)` and records it on the dead
+        letter, atomically; a second requeue of one dead letter is a `Conflict`."""
+        ...
+
+    def tallies(self) -> list[Tally]:
+        """Evaluations not deleted, counted by priority, status and outcome."""
+        ...
+
+    def timings(self, finished_since: datetime) -> list[Timing]:
+        """Evaluations not deleted that reached a terminal status since then."""
+        ...
+
+    def purge(self, deleted_before: datetime) -> list[str]:
+        """Removes evaluations deleted before then, with their history; their ids."""
+        ...
+
+    def totals(self) -> tuple[int, int]:
+        """Evaluations kept, and how many of them are deleted."""
+        ...
+
+    def insert_key(self, key: StoredKey) -> None: ...
+
+    def keys(self) -> list[StoredKey]:
+        """Oldest first, revoked ones too."""
+        ...
+
+    def key_by_hash(self, key_sha256: str) -> StoredKey:
+        """`KeyNotFound` if no key, revoked or not, has this hash."""
+        ...
+
+    def revoke_key(self, key_id: str, at: datetime) -> StoredKey:
+        """Revoking twice keeps the first time; `KeyNotFound` for an unknown id."""
         ...
 
     def ready(self) -> bool:

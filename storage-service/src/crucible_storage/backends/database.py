@@ -1,76 +1,119 @@
 """Evaluations kept in a SQL database: PostgreSQL in production, SQLite embedded."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from crucible_shared.lifecycle import EvaluationStatus, Priority
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
-    EvaluationCreate,
+    EvaluationFilter,
     EvaluationPage,
-    EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.schemas.keys import StoredKey
 from crucible_storage.db import repository
 from crucible_storage.db.engine import for_writing
+from crucible_storage.rules import Change
+from crucible_storage.statistics import Tally, Timing
+
+# Evaluations purged per transaction.
+_PURGE_BATCH = 500
 
 
 class DatabaseBackend:
     """One transaction per call; the schema must already be migrated."""
 
+    name = "database"
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._reading = sessionmaker(engine)
         self._writing = sessionmaker(for_writing(engine))
+        self.location = engine.url.render_as_string(hide_password=True)
 
-    def create_evaluation(self, submission: EvaluationCreate) -> Evaluation:
+    def insert(self, evaluations: list[Evaluation]) -> None:
         with self._writing.begin() as session:
-            return repository.create_evaluation(session=session, submission=submission)
+            repository.insert(session=session, evaluations=evaluations)
 
-    def get_evaluation(self, evaluation_id: str) -> Evaluation:
+    def get(self, evaluation_id: str) -> Evaluation:
         with self._reading.begin() as session:
-            return repository.get_evaluation(session=session, evaluation_id=evaluation_id)
+            return repository.get(session=session, evaluation_id=evaluation_id)
 
-    def apply_update(self, evaluation_id: str, update: EvaluationUpdate) -> Evaluation:
+    def modify(
+        self, evaluation_id: str, decide: Callable[[Evaluation], Change]
+    ) -> tuple[Evaluation, EvaluationEvent]:
         with self._writing.begin() as session:
-            return repository.apply_update(
-                session=session, evaluation_id=evaluation_id, update=update
-            )
+            return repository.modify(session=session, evaluation_id=evaluation_id, decide=decide)
 
-    def list_evaluations(
-        self,
-        *,
-        status: EvaluationStatus | None,
-        priority: Priority | None,
-        since: datetime | None,
-        limit: int,
-        cursor: str | None,
-    ) -> EvaluationPage:
+    def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
         with self._reading.begin() as session:
             return repository.list_evaluations(
-                session=session,
-                status=status,
-                priority=priority,
-                since=since,
-                limit=limit,
-                cursor=cursor,
+                session=session, where=where, limit=limit, cursor=cursor
             )
 
-    def list_events(self, evaluation_id: str) -> list[EvaluationEvent]:
+    def count(self, where: EvaluationFilter) -> int:
         with self._reading.begin() as session:
-            return repository.list_events(session=session, evaluation_id=evaluation_id)
+            return repository.count(session=session, where=where)
 
-    def list_dead_letters(self, *, limit: int) -> list[DeadLetter]:
+    def events(self, evaluation_id: str) -> list[EvaluationEvent]:
         with self._reading.begin() as session:
-            return repository.list_dead_letters(session=session, limit=limit)
+            return repository.events(session=session, evaluation_id=evaluation_id)
 
-    def requeue_dead_letter(self, dead_letter_id: str) -> Evaluation:
+    def dead_letters(self, *, limit: int) -> list[DeadLetter]:
+        with self._reading.begin() as session:
+            return repository.dead_letters(session=session, limit=limit)
+
+    def requeue(
+        self, dead_letter_id: str, resubmit: Callable[[Evaluation], Evaluation]
+    ) -> Evaluation:
         with self._writing.begin() as session:
-            return repository.requeue_dead_letter(session=session, dead_letter_id=dead_letter_id)
+            return repository.requeue(
+                session=session, dead_letter_id=dead_letter_id, resubmit=resubmit
+            )
+
+    def tallies(self) -> list[Tally]:
+        with self._reading.begin() as session:
+            return repository.tallies(session=session)
+
+    def timings(self, finished_since: datetime) -> list[Timing]:
+        with self._reading.begin() as session:
+            return repository.timings(session=session, finished_since=finished_since)
+
+    def purge(self, deleted_before: datetime) -> list[str]:
+        purged: list[str] = []
+        while True:
+            # A transaction per batch: none holds many locks for long.
+            with self._writing.begin() as session:
+                batch = repository.purge(
+                    session=session, deleted_before=deleted_before, limit=_PURGE_BATCH
+                )
+            purged += batch
+            if len(batch) < _PURGE_BATCH:
+                return purged
+
+    def totals(self) -> tuple[int, int]:
+        with self._reading.begin() as session:
+            return repository.totals(session=session)
+
+    def insert_key(self, key: StoredKey) -> None:
+        with self._writing.begin() as session:
+            repository.insert_key(session=session, key=key)
+
+    def keys(self) -> list[StoredKey]:
+        with self._reading.begin() as session:
+            return repository.keys(session=session)
+
+    def key_by_hash(self, key_sha256: str) -> StoredKey:
+        with self._reading.begin() as session:
+            return repository.key_by_hash(session=session, key_sha256=key_sha256)
+
+    def revoke_key(self, key_id: str, at: datetime) -> StoredKey:
+        with self._writing.begin() as session:
+            return repository.revoke_key(session=session, key_id=key_id, at=at)
 
     def ready(self) -> bool:
         try:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
 from crucible_shared.schemas.evaluations import Language
+from crucible_shared.schemas.keys import Role
 from crucible_storage.db.types import BinaryText, UTCDateTime
 
 # Named constraints, so that a migration can refer to them on every database
@@ -40,7 +41,11 @@ def _enum(values: type[StrEnum]) -> Enum:
 class EvaluationRow(Base):
     __tablename__ = "evaluations"
     # Lists page newest first by (created_at, id).
-    __table_args__ = (Index("ix_evaluations_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_evaluations_created_at_id", "created_at", "id"),
+        # Statistics read what finished in the last hour.
+        Index("ix_evaluations_finished_at", "finished_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     status: Mapped[EvaluationStatus] = mapped_column(_enum(EvaluationStatus), index=True)
@@ -62,11 +67,18 @@ class EvaluationRow(Base):
     exit_code: Mapped[int | None]
     duration_ms: Mapped[int | None]
     executor: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(36), index=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    stdout_bytes: Mapped[int] = mapped_column(default=0)
+    stderr_bytes: Mapped[int] = mapped_column(default=0)
+    stdout_preview: Mapped[bool] = mapped_column(default=False)
+    stderr_preview: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class EventRow(Base):
@@ -92,3 +104,19 @@ class DeadLetterRow(Base):
     attempts: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     requeued_as: Mapped[str | None] = mapped_column(ForeignKey("evaluations.id"))
+
+
+class ApiKeyRow(Base):
+    """An API key: its hash, never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    max_running: Mapped[int]
+    submissions_per_minute: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,34 +1,49 @@
-"""Evaluations and their events in the database, one function per operation.
+"""Evaluations, their events and dead letters in the database, one function per operation.
 
 Each function works inside the caller's transaction and returns the shared
 schemas, never rows: nothing that leaves the session can lazy-load.
 """
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    Select,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
-from crucible_shared.lifecycle import EvaluationStatus, Priority, can_transition
+from crucible_shared.ids import is_canonical_id
+from crucible_shared.lifecycle import TERMINAL_STATUSES
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
-    EvaluationCreate,
+    EvaluationFilter,
     EvaluationPage,
     EvaluationSummary,
-    EvaluationUpdate,
 )
 from crucible_shared.schemas.events import EvaluationEvent
-from crucible_storage.db.models import DeadLetterRow, EvaluationRow, EventRow
+from crucible_shared.schemas.keys import StoredKey
+from crucible_storage import rules
+from crucible_storage.db.functions import byte_position
+from crucible_storage.db.models import ApiKeyRow, DeadLetterRow, EvaluationRow, EventRow
 from crucible_storage.errors import (
     AlreadyRequeued,
     DeadLetterNotFound,
     EvaluationNotFound,
-    RequestRejected,
-    TransitionRefused,
+    KeyNotFound,
 )
-from crucible_storage.ids import is_canonical_id, new_id
 from crucible_storage.pagination import Cursor
+from crucible_storage.rules import Change
+from crucible_storage.statistics import Tally, Timing
 
 # A list shows summaries: it never loads the code or the outputs.
 _WITHOUT_PROGRAM_TEXT = [
@@ -40,121 +55,43 @@ _WITHOUT_PROGRAM_TEXT = [
         EvaluationRow.stderr,
     )
 ]
+_Query = TypeVar("_Query", bound=Select[Any])
 _NEWEST_FIRST = (EvaluationRow.created_at.desc(), EvaluationRow.id.desc())
-# `status` goes through the lifecycle check, `detail` to the event and
-# `dead_letter` to a dead-letter record; every other field an update names
-# is stored on the row as it is.
-_HANDLED_APART = {"status", "detail", "dead_letter"}
-# The range of the integer columns, the same on every database.
-_INTEGER_RANGE = range(-(2**31), 2**31)
-# Kept as text (not bytes) for people reading the database; PostgreSQL text
-# cannot hold NUL.
-_TEXT_COLUMNS = {"error", "executor", "image_digest", "detail"}
 
 
-def create_evaluation(*, session: Session, submission: EvaluationCreate) -> Evaluation:
-    now = _now()
-    row = EvaluationRow(
-        id=new_id(),
-        status=EvaluationStatus.QUEUED,
-        language=submission.language,
-        priority=submission.priority,
-        image=submission.image,
-        timeout_seconds=submission.timeout_seconds,
-        memory_mb=submission.memory_mb,
-        code=submission.code,
-        stdin=submission.stdin,
-        created_at=now,
-        queued_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.add(EventRow(evaluation_id=row.id, sequence=1, status=row.status, at=now))
+def insert(*, session: Session, evaluations: list[Evaluation]) -> None:
+    for evaluation in evaluations:
+        session.add(EvaluationRow(**evaluation.model_dump()))
+        session.add(EventRow(**rules.first_event(evaluation).model_dump()))
     session.flush()
-    return Evaluation.model_validate(row, from_attributes=True)
 
 
-def get_evaluation(*, session: Session, evaluation_id: str) -> Evaluation:
-    row = session.get(EvaluationRow, evaluation_id) if is_canonical_id(evaluation_id) else None
-    if row is None:
-        raise EvaluationNotFound(evaluation_id)
-    return Evaluation.model_validate(row, from_attributes=True)
+def get(*, session: Session, evaluation_id: str) -> Evaluation:
+    return _as_evaluation(_row(session, evaluation_id, lock=False))
 
 
-def apply_update(*, session: Session, evaluation_id: str, update: EvaluationUpdate) -> Evaluation:
-    """Moves an evaluation to `update.status` if the lifecycle allows, storing what it carries.
-
-    The row stays locked until the transaction ends, so of two racing updates
-    the second sees the status the first left.
-    """
-    changes = update.model_dump(exclude=_HANDLED_APART, exclude_none=True)
-    _require_storable({**changes, "detail": update.detail})
-    row = None
-    if is_canonical_id(evaluation_id):
-        locked = select(EvaluationRow).where(EvaluationRow.id == evaluation_id).with_for_update()
-        row = session.scalars(locked).one_or_none()
-    if row is None:
-        raise EvaluationNotFound(evaluation_id)
-    if not can_transition(row.status, update.status):
-        raise TransitionRefused(evaluation_id, row.status, update.status)
-
-    now = _now()
-    row.status = update.status
-    row.updated_at = now
-    if update.status is EvaluationStatus.PROVISIONING:
-        # Each time a worker takes it to an executor.
-        row.attempts += 1
-    elif update.status is EvaluationStatus.RUNNING:
-        row.started_at = now
-    elif update.status is EvaluationStatus.QUEUED:
-        # A retry: it waits afresh and has not started.
-        row.queued_at = now
-        row.started_at = None
-    elif update.status.is_terminal:
-        row.finished_at = now
-    for field, value in changes.items():
+def modify(
+    *, session: Session, evaluation_id: str, decide: Callable[[Evaluation], Change]
+) -> tuple[Evaluation, EvaluationEvent]:
+    """The row stays locked until the transaction ends, so of two racing
+    writes the second decides on what the first stored."""
+    row = _row(session, evaluation_id, lock=True)
+    change = decide(_as_evaluation(row))
+    for field, value in change.evaluation.model_dump().items():
         setattr(row, field, value)
-
     last = select(func.max(EventRow.sequence)).where(EventRow.evaluation_id == evaluation_id)
-    session.add(
-        EventRow(
-            evaluation_id=evaluation_id,
-            sequence=(session.scalar(last) or 0) + 1,
-            status=update.status,
-            at=now,
-            detail=update.detail,
-        )
-    )
-    if update.dead_letter and update.error is not None:
-        session.add(
-            DeadLetterRow(
-                id=new_id(),
-                evaluation_id=evaluation_id,
-                reason=update.error,
-                attempts=row.attempts,
-                created_at=now,
-            )
-        )
+    event = change.event((session.scalar(last) or 0) + 1)
+    session.add(EventRow(**event.model_dump()))
+    if change.dead_letter is not None:
+        session.add(DeadLetterRow(**change.dead_letter.model_dump()))
     session.flush()
-    return Evaluation.model_validate(row, from_attributes=True)
+    return change.evaluation, event
 
 
 def list_evaluations(
-    *,
-    session: Session,
-    status: EvaluationStatus | None,
-    priority: Priority | None,
-    since: datetime | None,
-    limit: int,
-    cursor: str | None,
+    *, session: Session, where: EvaluationFilter, limit: int, cursor: str | None
 ) -> EvaluationPage:
-    query = select(EvaluationRow).options(*_WITHOUT_PROGRAM_TEXT)
-    if status is not None:
-        query = query.where(EvaluationRow.status == status)
-    if priority is not None:
-        query = query.where(EvaluationRow.priority == priority)
-    if since is not None:
-        query = query.where(EvaluationRow.created_at >= since)
+    query = _filtered(select(EvaluationRow).options(*_WITHOUT_PROGRAM_TEXT), where)
     if cursor is not None:
         after = Cursor.decode(cursor)
         query = query.where(
@@ -172,17 +109,25 @@ def list_evaluations(
     )
 
 
-def list_events(*, session: Session, evaluation_id: str) -> list[EvaluationEvent]:
-    known = select(EvaluationRow.id).where(EvaluationRow.id == evaluation_id)
-    if not is_canonical_id(evaluation_id) or session.scalar(known) is None:
+def count(*, session: Session, where: EvaluationFilter) -> int:
+    query = _filtered(select(func.count()).select_from(EvaluationRow), where)
+    return session.scalar(query) or 0
+
+
+def events(*, session: Session, evaluation_id: str) -> list[EvaluationEvent]:
+    # Whether it exists, without loading its code and outputs.
+    known = is_canonical_id(evaluation_id) and session.scalar(
+        select(EvaluationRow.id).where(EvaluationRow.id == evaluation_id)
+    )
+    if not known:
         raise EvaluationNotFound(evaluation_id)
-    events = session.scalars(
+    rows = session.scalars(
         select(EventRow).where(EventRow.evaluation_id == evaluation_id).order_by(EventRow.sequence)
     )
-    return [EvaluationEvent.model_validate(event, from_attributes=True) for event in events]
+    return [EvaluationEvent.model_validate(row, from_attributes=True) for row in rows]
 
 
-def list_dead_letters(*, session: Session, limit: int) -> list[DeadLetter]:
+def dead_letters(*, session: Session, limit: int) -> list[DeadLetter]:
     letters = session.scalars(
         select(DeadLetterRow)
         .order_by(DeadLetterRow.created_at.desc(), DeadLetterRow.id.desc())
@@ -191,12 +136,11 @@ def list_dead_letters(*, session: Session, limit: int) -> list[DeadLetter]:
     return [DeadLetter.model_validate(letter, from_attributes=True) for letter in letters]
 
 
-def requeue_dead_letter(*, session: Session, dead_letter_id: str) -> Evaluation:
-    """A new evaluation with the dead one's submission, recorded on the dead letter.
-
-    The dead letter stays locked until the transaction ends, so that two
-    racing requeues cannot both create an evaluation.
-    """
+def requeue(
+    *, session: Session, dead_letter_id: str, resubmit: Callable[[Evaluation], Evaluation]
+) -> Evaluation:
+    """The dead letter stays locked until the transaction ends, so that two
+    racing requeues cannot both create an evaluation."""
     letter = None
     if is_canonical_id(dead_letter_id):
         locked = select(DeadLetterRow).where(DeadLetterRow.id == dead_letter_id).with_for_update()
@@ -205,29 +149,140 @@ def requeue_dead_letter(*, session: Session, dead_letter_id: str) -> Evaluation:
         raise DeadLetterNotFound(dead_letter_id)
     if letter.requeued_as is not None:
         raise AlreadyRequeued(dead_letter_id, letter.requeued_as)
-    dead = session.get_one(EvaluationRow, letter.evaluation_id)
-    submission = EvaluationCreate(
-        code=dead.code,
-        language=dead.language,
-        stdin=dead.stdin,
-        timeout_seconds=dead.timeout_seconds,
-        memory_mb=dead.memory_mb,
-        priority=dead.priority,
-        image=dead.image,
-    )
-    evaluation = create_evaluation(session=session, submission=submission)
+    evaluation = resubmit(get(session=session, evaluation_id=letter.evaluation_id))
+    insert(session=session, evaluations=[evaluation])
     letter.requeued_as = evaluation.id
     return evaluation
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def tallies(*, session: Session) -> list[Tally]:
+    rows = session.execute(
+        select(EvaluationRow.priority, EvaluationRow.status, EvaluationRow.outcome, func.count())
+        .where(EvaluationRow.deleted_at.is_(None))
+        .group_by(EvaluationRow.priority, EvaluationRow.status, EvaluationRow.outcome)
+    )
+    return [Tally(priority, status, outcome, number) for priority, status, outcome, number in rows]
 
 
-def _require_storable(values: dict[str, object]) -> None:
-    """Refuses what the schemas let through but a database cannot keep faithfully."""
-    for field, value in values.items():
-        if field in _TEXT_COLUMNS and isinstance(value, str) and "\x00" in value:
-            raise RequestRejected(f"{field} holds a NUL character")
-        if isinstance(value, int) and not isinstance(value, bool) and value not in _INTEGER_RANGE:
-            raise RequestRejected(f"{field} {value} is outside the 32-bit integer range")
+def timings(*, session: Session, finished_since: datetime) -> list[Timing]:
+    rows = session.execute(
+        select(
+            EvaluationRow.priority,
+            EvaluationRow.queued_at,
+            EvaluationRow.started_at,
+            EvaluationRow.finished_at,
+        ).where(
+            EvaluationRow.deleted_at.is_(None),
+            EvaluationRow.finished_at >= finished_since,
+        )
+    )
+    return [
+        Timing(priority, queued_at, started_at, finished_at)
+        for priority, queued_at, started_at, finished_at in rows
+        if finished_at is not None
+    ]
+
+
+def purge(*, session: Session, deleted_before: datetime, limit: int) -> list[str]:
+    """Removes up to `limit` evaluations deleted before `deleted_before`, and
+    returns their ids: in batches, as a database bounds a statement's parameters."""
+    doomed = (
+        select(EvaluationRow.id)
+        .where(EvaluationRow.deleted_at < deleted_before)
+        .limit(limit)
+        # Locked until removed: a restore waits, then finds nothing to restore.
+        # One that locked first is skipped, not removed once it has committed.
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(doomed))
+    if ids:
+        session.execute(
+            update(DeadLetterRow).where(DeadLetterRow.requeued_as.in_(ids)).values(requeued_as=None)
+        )
+        session.execute(delete(DeadLetterRow).where(DeadLetterRow.evaluation_id.in_(ids)))
+        session.execute(delete(EventRow).where(EventRow.evaluation_id.in_(ids)))
+        session.execute(delete(EvaluationRow).where(EvaluationRow.id.in_(ids)))
+    return ids
+
+
+def totals(*, session: Session) -> tuple[int, int]:
+    # COUNT(column) counts the rows where it is not NULL: the deleted ones.
+    everything, deleted = session.execute(
+        select(func.count(), func.count(EvaluationRow.deleted_at))
+    ).one()
+    return everything, deleted
+
+
+def insert_key(*, session: Session, key: StoredKey) -> None:
+    session.add(ApiKeyRow(**key.model_dump()))
+    session.flush()
+
+
+def keys(*, session: Session) -> list[StoredKey]:
+    rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id))
+    return [StoredKey.model_validate(row, from_attributes=True) for row in rows]
+
+
+def key_by_hash(*, session: Session, key_sha256: str) -> StoredKey:
+    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == key_sha256)).one_or_none()
+    if row is None:
+        raise KeyNotFound("with this hash")
+    return StoredKey.model_validate(row, from_attributes=True)
+
+
+def revoke_key(*, session: Session, key_id: str, at: datetime) -> StoredKey:
+    row = session.get(ApiKeyRow, key_id) if is_canonical_id(key_id) else None
+    if row is None:
+        raise KeyNotFound(key_id)
+    row.revoked_at = row.revoked_at or at
+    session.flush()
+    return StoredKey.model_validate(row, from_attributes=True)
+
+
+def _row(session: Session, evaluation_id: str, *, lock: bool) -> EvaluationRow:
+    row = None
+    if is_canonical_id(evaluation_id):
+        query = select(EvaluationRow).where(EvaluationRow.id == evaluation_id)
+        row = session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        raise EvaluationNotFound(evaluation_id)
+    return row
+
+
+def _as_evaluation(row: EvaluationRow) -> Evaluation:
+    return Evaluation.model_validate(row, from_attributes=True)
+
+
+def _filtered(query: _Query, where: EvaluationFilter) -> _Query:
+    conditions: list[ColumnElement[bool]] = []
+    columns = {
+        "status": EvaluationRow.status,
+        "outcome": EvaluationRow.outcome,
+        "priority": EvaluationRow.priority,
+        "language": EvaluationRow.language,
+        "image": EvaluationRow.image,
+        "code_sha256": EvaluationRow.code_sha256,
+        "owner": EvaluationRow.owner,
+    }
+    for field, column in columns.items():
+        value = getattr(where, field)
+        if value is not None:
+            conditions.append(column == value)
+    if where.since is not None:
+        conditions.append(EvaluationRow.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(EvaluationRow.created_at < where.until)
+    if where.q is not None:
+        conditions.append(_contains(EvaluationRow.code, where.q.encode("utf-8")))
+    if where.active is not None:
+        finished = EvaluationRow.status.in_(TERMINAL_STATUSES)
+        conditions.append(~finished if where.active else finished)
+    if not where.include_deleted:
+        conditions.append(EvaluationRow.deleted_at.is_(None))
+    return query.where(*conditions)
+
+
+def _contains(column: InstrumentedAttribute[str], needle: bytes) -> ColumnElement[bool]:
+    """A case-sensitive byte search, alike on every database (LIKE is not:
+    SQLite's ignores ASCII case, and both give `%` and `_` meaning)."""
+    return byte_position(column, literal(needle, LargeBinary)) > 0

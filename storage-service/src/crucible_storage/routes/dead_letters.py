@@ -4,19 +4,18 @@ from fastapi import APIRouter, status
 
 from crucible_shared.limits import LIST_PAGE_SIZE
 from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
-from crucible_storage.routes.deps import BackendDep, PageSize
+from crucible_storage.routes.deps import PageSize, StorageDep
 
 router = APIRouter(prefix="/dead-letters", tags=["dead-letters"])
 
 
 @router.get("")
 def list_dead_letters(
-    backend: BackendDep,
-    limit: PageSize = LIST_PAGE_SIZE.default,
+    storage: StorageDep, limit: PageSize = LIST_PAGE_SIZE.default
 ) -> list[DeadLetter]:
-    return backend.list_dead_letters(limit=limit)
+    return storage.dead_letters(limit=limit)
 
 
 @router.post("/{dead_letter_id}/requeue", status_code=status.HTTP_201_CREATED)
-def requeue_dead_letter(dead_letter_id: str, backend: BackendDep) -> Evaluation:
-    return backend.requeue_dead_letter(dead_letter_id)
+def requeue_dead_letter(dead_letter_id: str, storage: StorageDep) -> Evaluation:
+    return storage.requeue(dead_letter_id)

@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from crucible_shared.limits import LIST_PAGE_SIZE
-from crucible_storage.backends.base import StorageBackend
+from crucible_storage.service import Storage
 
 
-def get_backend(request: Request) -> StorageBackend:
-    backend: StorageBackend = request.app.state.backend
-    return backend
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
 
 
-BackendDep = Annotated[StorageBackend, Depends(get_backend)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
 PageSize = Annotated[int, Query(ge=LIST_PAGE_SIZE.minimum, le=LIST_PAGE_SIZE.maximum)]

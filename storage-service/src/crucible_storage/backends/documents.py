@@ -1,0 +1,293 @@
+"""Evaluations as JSON documents in an object store: the `file`, `s3` and `memory` backends.
+
+Each evaluation is one document holding it, its events and its dead letter,
+so that every write is the atomic replacement of one object. An index of
+summaries in memory, loaded from the store at start, serves lists and
+counts without reading documents (except for a text search, which reads the
+code of the candidates). The index makes this backend single-process: one
+storage service per directory or bucket (the file backend enforces it with
+a lock; see docs/storage.md).
+"""
+
+from bisect import bisect_left, insort
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from datetime import datetime
+from threading import RLock
+
+from pydantic import BaseModel
+
+from crucible_shared.ids import is_canonical_id
+from crucible_shared.schemas.evaluations import (
+    DeadLetter,
+    Evaluation,
+    EvaluationFilter,
+    EvaluationPage,
+    EvaluationSummary,
+)
+from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.schemas.keys import StoredKey
+from crucible_storage import rules
+from crucible_storage.errors import (
+    AlreadyRequeued,
+    DeadLetterNotFound,
+    EvaluationNotFound,
+    KeyNotFound,
+)
+from crucible_storage.objects.base import ObjectMissing, ObjectStore
+from crucible_storage.pagination import Cursor
+from crucible_storage.rules import Change
+from crucible_storage.statistics import Tally, Timing
+
+_PREFIX = "evaluations/"
+_KEYS = "keys/"
+_SUMMARY_FIELDS = set(EvaluationSummary.model_fields)
+
+
+class _Document(BaseModel):
+    evaluation: Evaluation
+    events: list[EvaluationEvent]
+    dead_letter: DeadLetter | None = None
+
+
+def _key(evaluation_id: str) -> str:
+    return f"{_PREFIX}{evaluation_id}.json"
+
+
+class DocumentBackend:
+    def __init__(self, name: str, objects: ObjectStore) -> None:
+        self.name = name
+        self.location = objects.location
+        self._objects = objects
+        # One lock for every write and index read: a write's load, decision
+        # and store happen with no other write in between.
+        self._lock = RLock()
+        self._summaries: dict[str, EvaluationSummary] = {}
+        self._order: list[tuple[datetime, str]] = []  # ascending (created_at, id)
+        self._dead_letters: dict[str, DeadLetter] = {}
+        for key in objects.keys(_PREFIX):
+            self._index(_Document.model_validate_json(objects.get(key)))
+        self._keys: dict[str, StoredKey] = {}
+        for key in objects.keys(_KEYS):
+            stored = StoredKey.model_validate_json(objects.get(key))
+            self._keys[stored.id] = stored
+
+    def insert(self, evaluations: list[Evaluation]) -> None:
+        documents = [
+            _Document(evaluation=evaluation, events=[rules.first_event(evaluation)])
+            for evaluation in evaluations
+        ]
+        with self._lock:
+            written: list[str] = []
+            try:
+                for document in documents:
+                    self._store(document)
+                    written.append(document.evaluation.id)
+            except BaseException:
+                # All or none, as in a database's transaction: the caller hears
+                # that the batch failed, so none of it may run. Only a crash of
+                # this process leaves the ones written (each whole).
+                for evaluation_id in written:
+                    # The store that failed may fail this too: the first error
+                    # is the one to report.
+                    with suppress(Exception):
+                        self._forget(evaluation_id)
+                raise
+
+    def get(self, evaluation_id: str) -> Evaluation:
+        return self._load(evaluation_id).evaluation
+
+    def modify(
+        self, evaluation_id: str, decide: Callable[[Evaluation], Change]
+    ) -> tuple[Evaluation, EvaluationEvent]:
+        with self._lock:
+            document = self._load(evaluation_id)
+            change = decide(document.evaluation)
+            event = change.event(len(document.events) + 1)
+            self._store(
+                _Document(
+                    evaluation=change.evaluation,
+                    events=[*document.events, event],
+                    dead_letter=change.dead_letter or document.dead_letter,
+                )
+            )
+            return change.evaluation, event
+
+    def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
+        after = Cursor.decode(cursor) if cursor is not None else None
+        with self._lock:
+            items: list[EvaluationSummary] = []
+            more = False
+            for summary in self._matching(where, after):
+                if len(items) == limit:
+                    more = True
+                    break
+                items.append(summary)
+        return EvaluationPage(
+            items=items,
+            next_cursor=Cursor(items[-1].created_at, items[-1].id).encode() if more else None,
+        )
+
+    def count(self, where: EvaluationFilter) -> int:
+        with self._lock:
+            return sum(1 for _ in self._matching(where, None))
+
+    def events(self, evaluation_id: str) -> list[EvaluationEvent]:
+        return self._load(evaluation_id).events
+
+    def dead_letters(self, *, limit: int) -> list[DeadLetter]:
+        with self._lock:
+            letters = sorted(
+                self._dead_letters.values(),
+                key=lambda letter: (letter.created_at, letter.id),
+                reverse=True,
+            )
+        return letters[:limit]
+
+    def requeue(
+        self, dead_letter_id: str, resubmit: Callable[[Evaluation], Evaluation]
+    ) -> Evaluation:
+        with self._lock:
+            letter = self._dead_letters.get(dead_letter_id)
+            if letter is None:
+                raise DeadLetterNotFound(dead_letter_id)
+            if letter.requeued_as is not None:
+                raise AlreadyRequeued(dead_letter_id, letter.requeued_as)
+            dead = self._load(letter.evaluation_id)
+            evaluation = resubmit(dead.evaluation)
+            # The new evaluation first: a crash in between leaves it queued
+            # and the letter requeueable, never a letter naming nothing.
+            self.insert([evaluation])
+            requeued = letter.model_copy(update={"requeued_as": evaluation.id})
+            self._store(dead.model_copy(update={"dead_letter": requeued}))
+            return evaluation
+
+    def tallies(self) -> list[Tally]:
+        with self._lock:
+            counts = Counter(
+                (summary.priority, summary.status, summary.outcome)
+                for summary in self._summaries.values()
+                if summary.deleted_at is None
+            )
+        return [
+            Tally(priority, status, outcome, count)
+            for (priority, status, outcome), count in counts.items()
+        ]
+
+    def timings(self, finished_since: datetime) -> list[Timing]:
+        with self._lock:
+            return [
+                Timing(s.priority, s.queued_at, s.started_at, s.finished_at)
+                for s in self._summaries.values()
+                if s.deleted_at is None and s.finished_at and s.finished_at >= finished_since
+            ]
+
+    def purge(self, deleted_before: datetime) -> list[str]:
+        with self._lock:
+            doomed = [
+                summary.id
+                for summary in self._summaries.values()
+                if summary.deleted_at is not None and summary.deleted_at < deleted_before
+            ]
+            for evaluation_id in doomed:
+                self._forget(evaluation_id)
+        return doomed
+
+    def totals(self) -> tuple[int, int]:
+        with self._lock:
+            deleted = sum(1 for s in self._summaries.values() if s.deleted_at is not None)
+            return len(self._summaries), deleted
+
+    def insert_key(self, key: StoredKey) -> None:
+        with self._lock:
+            self._store_key(key)
+
+    def keys(self) -> list[StoredKey]:
+        with self._lock:
+            return sorted(self._keys.values(), key=lambda key: (key.created_at, key.id))
+
+    def key_by_hash(self, key_sha256: str) -> StoredKey:
+        with self._lock:
+            for key in self._keys.values():
+                if key.key_sha256 == key_sha256:
+                    return key
+        raise KeyNotFound("with this hash")
+
+    def revoke_key(self, key_id: str, at: datetime) -> StoredKey:
+        with self._lock:
+            key = self._keys.get(key_id)
+            if key is None:
+                raise KeyNotFound(key_id)
+            revoked = key.model_copy(update={"revoked_at": key.revoked_at or at})
+            self._store_key(revoked)
+            return revoked
+
+    def ready(self) -> bool:
+        return self._objects.ready()
+
+    def _store_key(self, key: StoredKey) -> None:
+        self._objects.put(f"{_KEYS}{key.id}.json", key.model_dump_json().encode())
+        self._keys[key.id] = key
+
+    def _load(self, evaluation_id: str) -> _Document:
+        if not is_canonical_id(evaluation_id):
+            raise EvaluationNotFound(evaluation_id)
+        try:
+            return _Document.model_validate_json(self._objects.get(_key(evaluation_id)))
+        except ObjectMissing:
+            raise EvaluationNotFound(evaluation_id) from None
+
+    def _store(self, document: _Document) -> None:
+        self._objects.put(_key(document.evaluation.id), document.model_dump_json().encode())
+        self._index(document)
+
+    def _index(self, document: _Document) -> None:
+        evaluation = document.evaluation
+        if evaluation.id not in self._summaries:
+            insort(self._order, (evaluation.created_at, evaluation.id))
+        self._summaries[evaluation.id] = EvaluationSummary.model_validate(
+            evaluation.model_dump(include=_SUMMARY_FIELDS)
+        )
+        if document.dead_letter is not None:
+            self._dead_letters[document.dead_letter.id] = document.dead_letter
+
+    def _forget(self, evaluation_id: str) -> None:
+        summary = self._summaries.pop(evaluation_id)
+        self._order.pop(bisect_left(self._order, (summary.created_at, summary.id)))
+        for letter in list(self._dead_letters.values()):
+            if letter.evaluation_id == evaluation_id:
+                del self._dead_letters[letter.id]
+            elif letter.requeued_as == evaluation_id:
+                dead = self._load(letter.evaluation_id)
+                forgotten = letter.model_copy(update={"requeued_as": None})
+                self._store(dead.model_copy(update={"dead_letter": forgotten}))
+        self._objects.delete(_key(evaluation_id))
+
+    def _matching(
+        self, where: EvaluationFilter, after: Cursor | None
+    ) -> Iterator[EvaluationSummary]:
+        """Newest first, strictly after the cursor."""
+        end = len(self._order)
+        if after is not None:
+            end = bisect_left(self._order, (after.created_at, after.evaluation_id))
+        for index in range(end - 1, -1, -1):
+            summary = self._summaries[self._order[index][1]]
+            if _admits(where, summary) and (
+                where.q is None or where.q in self._load(summary.id).evaluation.code
+            ):
+                yield summary
+
+
+def _admits(where: EvaluationFilter, summary: EvaluationSummary) -> bool:
+    for field in ("status", "outcome", "priority", "language", "image", "code_sha256", "owner"):
+        wanted = getattr(where, field)
+        if wanted is not None and getattr(summary, field) != wanted:
+            return False
+    if where.since is not None and summary.created_at < where.since:
+        return False
+    if where.until is not None and summary.created_at >= where.until:
+        return False
+    if where.active is not None and where.active == summary.status.is_terminal:
+        return False
+    return where.include_deleted or summary.deleted_at is None

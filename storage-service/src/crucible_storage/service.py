@@ -1,0 +1,212 @@
+"""Storage's operations, whichever backend keeps the evaluations.
+
+Around the backend: large outputs go to the blob store and come back
+transparently, reads go through the Redis cache when there is one, and every
+committed change is published for the API's live streams.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from crucible_shared.ids import is_canonical_id
+from crucible_shared.schemas.evaluations import (
+    DeadLetter,
+    Evaluation,
+    EvaluationFilter,
+    EvaluationPage,
+    EvaluationUpdate,
+    OwnedSubmission,
+)
+from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.schemas.keys import StoredKey
+from crucible_shared.schemas.statistics import StatisticsReport
+from crucible_shared.schemas.storage import StorageInfo
+from crucible_storage import rules, statistics
+from crucible_storage.backends.base import StorageBackend
+from crucible_storage.errors import EvaluationNotFound, NotFound
+from crucible_storage.objects.base import ObjectMissing, ObjectStore
+from crucible_storage.redis_link import RedisLink
+
+Stream = Literal["stdout", "stderr"]
+_STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
+_BLOBS = "outputs/"
+
+
+def _blob_key(evaluation_id: str, stream: Stream) -> str:
+    return f"{_BLOBS}{evaluation_id}/{stream}"
+
+
+class Storage:
+    def __init__(
+        self,
+        backend: StorageBackend,
+        *,
+        blobs: ObjectStore,
+        blob_backend: str,
+        blob_threshold_bytes: int,
+        retention: timedelta,
+        redis: RedisLink | None = None,
+    ) -> None:
+        self.backend = backend
+        self._blobs = blobs
+        self._blob_backend = blob_backend
+        self._threshold = blob_threshold_bytes
+        self._retention = retention
+        self._redis = redis
+
+    def create(self, submissions: list[OwnedSubmission]) -> list[Evaluation]:
+        now = _now()
+        evaluations = [rules.new_evaluation(submission, now) for submission in submissions]
+        self.backend.insert(evaluations)
+        for evaluation in evaluations:
+            self._committed(evaluation, rules.first_event(evaluation))
+        return evaluations
+
+    def get(self, evaluation_id: str) -> Evaluation:
+        if self._redis is not None and (cached := self._redis.cached(evaluation_id)):
+            return cached
+        evaluation = self.backend.get(evaluation_id)
+        if self._redis is not None:
+            self._redis.cache(evaluation)
+        return evaluation
+
+    def update(self, evaluation_id: str, update: EvaluationUpdate) -> Evaluation:
+        if not is_canonical_id(evaluation_id):  # before its id names a blob
+            raise EvaluationNotFound(evaluation_id)
+        rules.check_storable(update)
+        outputs, large = self._outputs(update)
+
+        def decide(current: Evaluation) -> rules.Change:
+            change = rules.transition(current, update, _now(), outputs)
+            # Only once the transition is allowed, and under the backend's
+            # lock on the evaluation: an update refused, or beaten by another,
+            # never replaces the output of the one that stands.
+            for stream, data in large.items():
+                self._blobs.put(_blob_key(evaluation_id, stream), data)
+            return change
+
+        evaluation, event = self.backend.modify(evaluation_id, decide)
+        return self._committed(evaluation, event)
+
+    def delete(self, evaluation_id: str) -> Evaluation:
+        evaluation, event = self.backend.modify(
+            evaluation_id, lambda current: rules.deletion(current, _now())
+        )
+        return self._committed(evaluation, event)
+
+    def restore(self, evaluation_id: str) -> Evaluation:
+        evaluation, event = self.backend.modify(
+            evaluation_id, lambda current: rules.restoration(current, _now())
+        )
+        return self._committed(evaluation, event)
+
+    def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
+        return self.backend.page(where, limit=limit, cursor=cursor)
+
+    def count(self, where: EvaluationFilter) -> int:
+        return self.backend.count(where)
+
+    def events(self, evaluation_id: str) -> list[EvaluationEvent]:
+        return self.backend.events(evaluation_id)
+
+    def output(self, evaluation_id: str, stream: Stream) -> Iterator[bytes]:
+        """The whole of one output stream, in chunks."""
+        evaluation = self.get(evaluation_id)
+        if not getattr(evaluation, f"{stream}_preview"):
+            text: str = getattr(evaluation, stream)
+            return iter([text.encode("utf-8")])
+        try:
+            return self._blobs.stream(_blob_key(evaluation_id, stream))
+        except ObjectMissing:
+            raise NotFound(
+                f"the {stream} of evaluation {evaluation_id} is missing from the blob store"
+            ) from None
+
+    def dead_letters(self, *, limit: int) -> list[DeadLetter]:
+        return self.backend.dead_letters(limit=limit)
+
+    def requeue(self, dead_letter_id: str) -> Evaluation:
+        now = _now()
+        evaluation = self.backend.requeue(
+            dead_letter_id,
+            lambda dead: rules.new_evaluation(rules.resubmission(dead), now),
+        )
+        return self._committed(evaluation, rules.first_event(evaluation))
+
+    def statistics(self) -> StatisticsReport:
+        now = _now()
+        return statistics.report(
+            self.backend.tallies(), self.backend.timings(now - statistics.WINDOW), now
+        )
+
+    def purge(self) -> list[str]:
+        """Removes what was deleted longer ago than the retention, blobs too.
+
+        The records go first: a crash before the blobs are gone leaves blobs
+        nothing refers to, never an evaluation whose output is missing.
+        """
+        purged = self.backend.purge(_now() - self._retention)
+        for evaluation_id in purged:
+            for stream in _STREAMS:
+                self._blobs.delete(_blob_key(evaluation_id, stream))
+            if self._redis is not None:
+                self._redis.forget(evaluation_id)
+        return purged
+
+    def add_key(self, key: StoredKey) -> StoredKey:
+        self.backend.insert_key(key)
+        return key
+
+    def keys(self) -> list[StoredKey]:
+        return self.backend.keys()
+
+    def key_by_hash(self, key_sha256: str) -> StoredKey:
+        return self.backend.key_by_hash(key_sha256)
+
+    def revoke_key(self, key_id: str) -> StoredKey:
+        return self.backend.revoke_key(key_id, _now())
+
+    def info(self) -> StorageInfo:
+        evaluations, deleted = self.backend.totals()
+        blobs, blob_bytes = self._blobs.usage(_BLOBS)
+        return StorageInfo(
+            backend=self.backend.name,
+            blob_backend=self._blob_backend,
+            location=self.backend.location,
+            blob_threshold_bytes=self._threshold,
+            evaluations=evaluations,
+            deleted=deleted,
+            blobs=blobs,
+            blob_bytes=blob_bytes,
+        )
+
+    def ready(self) -> bool:
+        return self.backend.ready() and self._blobs.ready()
+
+    def _outputs(self, update: EvaluationUpdate) -> tuple[dict[str, object], dict[Stream, bytes]]:
+        """The output fields to store, and the outputs for the blob store: of
+        a large output, the evaluation keeps only its beginning and its size."""
+        fields: dict[str, object] = {}
+        large: dict[Stream, bytes] = {}
+        for stream in _STREAMS:
+            text: str | None = getattr(update, stream)
+            if text is None:
+                continue
+            data = text.encode("utf-8")
+            if len(data) > self._threshold:
+                large[stream] = data
+                # Cut at a character boundary: only the last one can be split.
+                fields[stream] = data[: self._threshold].decode("utf-8", errors="ignore")
+            fields[f"{stream}_bytes"] = len(data)
+            fields[f"{stream}_preview"] = stream in large
+        return fields, large
+
+    def _committed(self, evaluation: Evaluation, event: EvaluationEvent) -> Evaluation:
+        if self._redis is not None:
+            self._redis.committed(evaluation, event)
+        return evaluation
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
