@@ -53,6 +53,10 @@ def test_bad_list_parameters_are_422(platform: Platform) -> None:
     assert platform.client.get("/api/evaluations", params={"limit": 0}).status_code == 422
     assert platform.client.get("/api/evaluations", params={"status": "nope"}).status_code == 422
     assert platform.client.get("/api/evaluations", params={"cursor": "%%%"}).status_code == 422
+    # Not an id, and text PostgreSQL cannot compare: refused, not a 503 from storage.
+    owner = platform.client.get("/api/evaluations", params={"owner": "\x00"})
+    assert owner.status_code == 422
+    assert "owner" in owner.text
 
 
 def test_health_ready_and_openapi(platform: Platform) -> None:

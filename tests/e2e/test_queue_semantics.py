@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from crucible_shared.schemas.evaluations import OwnedSubmission
+from crucible_shared.settings import StorageClientSettings
+from crucible_shared.storage_client import StorageClient
 from tests.support.platform import Platform, local_platform
 
 SERIAL = {
@@ -24,6 +27,7 @@ SERIAL = {
     "CRUCIBLE_REAPER_INTERVAL_SECONDS": "0.5",
     "CRUCIBLE_RETRY_BACKOFF_SECONDS": "0.2",
     "CRUCIBLE_SLOT_WAIT_SECONDS": "3",
+    "CRUCIBLE_REQUEUE_UNQUEUED_AFTER_SECONDS": "2",
 }
 
 BLOCKER = "import time\nprint('blocking', flush=True)\ntime.sleep({seconds})\nprint('done')"
@@ -129,20 +133,25 @@ def test_a_worker_killed_mid_run_loses_nothing(serial: Platform) -> None:
     assert queue["slots_total"] == 1
 
 
-def test_an_executor_killed_mid_run_leaves_nothing_running(serial: Platform) -> None:
-    victim = serial.submit(code=BLOCKER.format(seconds=30))
-    serial.wait_status(victim["id"], "running")
+def test_an_executor_killed_mid_run_leaves_nothing_running(tmp_path: Path) -> None:
+    # The retries must outlast the executor's restart (a few seconds here):
+    # with 3 s of waiting for a slot per attempt they do not, and the
+    # evaluation is rightly failed.
+    settings = {**SERIAL, "CRUCIBLE_SLOT_WAIT_SECONDS": "20"}
+    with local_platform(tmp_path / "state", **settings) as serial:
+        victim = serial.submit(code=BLOCKER.format(seconds=30))
+        serial.wait_status(victim["id"], "running")
 
-    serial.kill("executor-service")
-    serial.script("start", "--local")
+        serial.kill("executor-service")
+        serial.script("start", "--local")
 
-    done = serial.wait_terminal(victim["id"], timeout=60)
-    assert done["status"] == "completed"
-    assert "retrying" in " ".join(
-        e["detail"] or ""
-        for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
-    )
-    assert serial.client.get("/api/queue").json()["leases_held"] == 0
+        done = serial.wait_terminal(victim["id"], timeout=60)
+        assert done["status"] == "completed"
+        assert "retrying" in " ".join(
+            e["detail"] or ""
+            for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
+        )
+        assert serial.client.get("/api/queue").json()["leases_held"] == 0
 
 
 def test_what_keeps_failing_is_dead_lettered_and_can_be_requeued(tmp_path: Path) -> None:
@@ -182,3 +191,41 @@ def test_redis_restarted_while_evaluations_wait(serial: Platform) -> None:
     done = [serial.wait_terminal(e["id"], timeout=90) for e in [blocker, *waiting]]
     assert [d["status"] for d in done] == ["completed"] * 6
     assert [d["stdout"] for d in done[1:]] == [f"{n}\n" for n in range(5)]
+
+
+def test_a_queued_evaluation_whose_message_was_lost_still_runs(serial: Platform) -> None:
+    # Stored as the API stores it, but never sent to a queue: as if the
+    # message were lost, or held by a worker that died before starting it.
+    storage = StorageClient(
+        StorageClientSettings(
+            storage_url=f"http://127.0.0.1:{serial.env['CRUCIBLE_STORAGE_PORT']}",
+            service_token=(serial.state_dir / "service-token").read_text(),
+        )
+    )
+    orphan = storage.create_evaluation(OwnedSubmission(code="print('found again')"))
+    storage.close()
+
+    finished = serial.wait_terminal(orphan.id, timeout=60)
+
+    assert (finished["status"], finished["stdout"]) == ("completed", "found again\n")
+    assert "is queued in no queue; sending it again" in serial.log("celery-worker")
+
+
+def test_an_evaluation_waiting_for_a_slot_is_not_sent_twice(tmp_path: Path) -> None:
+    # Two worker processes and one slot: the second evaluation's worker waits
+    # for the slot, and retries, past the reaper's threshold (2 s) with its
+    # message in no queue. The reaper must see that a live worker has it.
+    settings = {**SERIAL, "CRUCIBLE_WORKER_CONCURRENCY": "2"}
+    with local_platform(tmp_path / "state", **settings) as platform:
+        blocker = platform.submit(code=BLOCKER.format(seconds=6))
+        platform.wait_status(blocker["id"], "running")
+        waiting = platform.submit(code="print('waited')")
+
+        done = platform.wait_terminal(waiting["id"], timeout=60)
+
+        assert (done["status"], done["stdout"]) == ("completed", "waited\n")
+        assert platform.wait_terminal(blocker["id"])["status"] == "completed"
+        log = platform.log("celery-worker")
+        assert f"evaluation {waiting['id']} is queued in no queue" not in log
+        # It did wait for the slot, so the test tested something.
+        assert "no executor slot came free" in log

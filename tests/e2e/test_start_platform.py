@@ -12,6 +12,7 @@ SERVICES = [
     "celery-worker",
     "flower",
     "api-service",
+    "nginx",
 ]
 
 

@@ -76,6 +76,7 @@ def spawn_marked_child(marker: str) -> str:
 class ExecutorServer:
     url: str
     executor_id: str
+    pid: int
 
 
 @contextmanager
@@ -103,7 +104,7 @@ def executor_server(log_path: Path, **settings: str) -> Iterator[ExecutorServer]
         try:
             wait_for_port(port)
             yield ExecutorServer(
-                url=f"http://127.0.0.1:{port}", executor_id=settings["executor_id"]
+                url=f"http://127.0.0.1:{port}", executor_id=settings["executor_id"], pid=process.pid
             )
         finally:
             process.terminate()

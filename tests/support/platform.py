@@ -4,7 +4,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +17,64 @@ from tests.support.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 START_PLATFORM = REPO / "start-platform.sh"
 
+# The tests burst far above the front door's production rate limits; the ones
+# about those limits set their own.
+GENEROUS_LIMITS = {
+    "CRUCIBLE_RATE_GENERAL": "100000r/s",
+    "CRUCIBLE_RATE_GENERAL_BURST": "100000",
+    "CRUCIBLE_RATE_API": "100000r/s",
+    "CRUCIBLE_RATE_API_BURST": "100000",
+    "CRUCIBLE_RATE_SUBMIT": "100000r/s",
+    "CRUCIBLE_RATE_SUBMIT_BURST": "100000",
+    "CRUCIBLE_CONN_LIMIT": "10000",
+}
+
 
 @dataclass
 class Platform:
     state_dir: Path
     env: dict[str, str]
     port: int
+    # Through the front door (nginx), as a client of the platform would.
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        self.client = httpx.Client(
+            base_url=self.front_door_url, timeout=30, auth=_AdminKey(self.credentials)
+        )
+
+    @property
+    def credentials(self) -> Path:
+        """Where the first start keeps the admin key it made."""
+        return self.state_dir / "credentials"
+
+    @property
+    def admin_key(self) -> str:
+        return read_admin_key(self.credentials)
+
+    def new_key(self, role: str, name: str, *options: str) -> str:
+        """A new API key, made with `./start-platform.sh keys create`."""
+        made = self.script("keys", "create", "--role", role, "--name", name, "--quiet", *options)
+        assert made.returncode == 0, made.stderr
+        return made.stdout.strip()
+
+    @property
+    def front_door_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"https://127.0.0.1:{self.env['CRUCIBLE_TLS_PORT']}"
+
+    @property
+    def api_url(self) -> str:
+        """The API itself, behind the front door: only the platform's own parts call it."""
+        return f"http://127.0.0.1:{self.env['CRUCIBLE_API_PORT']}"
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate made at the first start."""
+        return self.state_dir / "tls" / "selfsigned.crt"
 
     def script(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -76,6 +124,25 @@ class Platform:
         return (self.state_dir / "logs" / f"{service}.log").read_text(errors="replace")
 
 
+def read_admin_key(credentials: Path) -> str:
+    for line in credentials.read_text().splitlines():
+        if line.startswith("CRUCIBLE_API_KEY="):
+            return line.split("=", 1)[1]
+    raise LookupError(f"no CRUCIBLE_API_KEY in {credentials}")
+
+
+class _AdminKey(httpx.Auth):
+    """Signs requests with the admin key, once the first start has made it."""
+
+    def __init__(self, credentials: Path) -> None:
+        self._credentials = credentials
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if "authorization" not in request.headers and self._credentials.exists():
+            request.headers["Authorization"] = f"Bearer {read_admin_key(self._credentials)}"
+        yield request
+
+
 def process_alive(pid: int) -> bool:
     # A zombie counts as gone: not every init reaps the orphans it inherits.
     try:
@@ -87,15 +154,49 @@ def process_alive(pid: int) -> bool:
 
 @contextmanager
 def local_platform(
-    state_dir: Path, database_url: str | None = None, **settings: str
+    state_dir: Path,
+    database_url: str | None = None,
+    *,
+    start_args: Sequence[str] = (),
+    **settings: str,
 ) -> Iterator[Platform]:
-    """`settings` are more environment variables, e.g. CRUCIBLE_EXECUTOR_CAPACITY="1"."""
-    port = free_port()
+    """`settings` are more environment variables, e.g. CRUCIBLE_EXECUTOR_CAPACITY="1";
+    `start_args` more arguments of `start`, e.g. ["--prod"] (HTTPS only, a real
+    certificate needed)."""
+    env = platform_env(state_dir, database_url, **settings)
+    platform = Platform(state_dir, env, int(env["CRUCIBLE_PORT"]))
+    started = platform.script("start", "--local", *start_args)
+    try:
+        assert started.returncode == 0, (
+            f"{started.stdout}\n{started.stderr}\n{_log_tails(state_dir / 'logs')}"
+        )
+        yield platform
+    finally:
+        platform.client.close()
+        platform.script("stop")
+
+
+def _log_tails(logs: Path, lines: int = 20) -> str:
+    """The end of every service's log: a state directory that is temporary
+    (the benchmark's) takes them with it once the start has failed."""
+    return "\n".join(
+        f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        for log in sorted(logs.glob("*.log"))
+    )
+
+
+def platform_env(
+    state_dir: Path, database_url: str | None = None, **settings: str
+) -> dict[str, str]:
+    """The environment ./start-platform.sh gets: free ports, the state directory."""
     env = {
         **os.environ,
+        **GENEROUS_LIMITS,
         **settings,
         "CRUCIBLE_STATE_DIR": str(state_dir),
-        "CRUCIBLE_PORT": str(port),
+        "CRUCIBLE_PORT": str(free_port()),
+        "CRUCIBLE_TLS_PORT": str(free_port()),
+        "CRUCIBLE_API_PORT": str(free_port()),
         "CRUCIBLE_STORAGE_PORT": str(free_port()),
         "CRUCIBLE_EXECUTOR_PORT": str(free_port()),
         "CRUCIBLE_REDIS_PORT": str(free_port()),
@@ -104,11 +205,4 @@ def local_platform(
     }
     if database_url:
         env["CRUCIBLE_DATABASE_URL"] = database_url
-    platform = Platform(state_dir, env, port)
-    started = platform.script("start", "--local")
-    try:
-        assert started.returncode == 0, f"{started.stdout}\n{started.stderr}"
-        yield platform
-    finally:
-        platform.client.close()
-        platform.script("stop")
+    return env

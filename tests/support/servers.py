@@ -9,9 +9,10 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,13 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(port: int | None = None) -> Iterator[RedisServer]:
+def redis_server(port: int | None = None, durable_in: Path | None = None) -> Iterator[RedisServer]:
+    """`durable_in`: keep the data there, every write synced, as start-platform.sh's
+    Redis does; a server started again on it finds what the last one had."""
     port = port or free_port()
+    persistence = ["--appendonly", "no"]
+    if durable_in is not None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(durable_in)]
     process = subprocess.Popen(
         [
             "redis-server",
@@ -48,8 +54,7 @@ def redis_server(port: int | None = None) -> Iterator[RedisServer]:
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *persistence,
             "--daemonize",
             "no",
             "--loglevel",
@@ -87,6 +92,16 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{_database_user()}@127.0.0.1:{self.port}/{database}"
 
+    def start(self) -> None:
+        base_dir = self.data_dir.parent
+        options = f"-p {self.port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(base_dir / "postgres.log")
+        _pg_ctl(self.data_dir, "-o", options, "-w", "-l", log, "start")
+
+    def stop(self) -> None:
+        """As a crash would: connections cut, no shutdown checkpoint."""
+        _pg_ctl(self.data_dir, "-m", "immediate", "stop")
+
     def create_database(self, name: str) -> str:
         subprocess.run(
             _as_postgres_user(
@@ -95,6 +110,22 @@ class PostgresServer:
             check=True,
         )
         return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        subprocess.run(
+            _as_postgres_user(
+                [_postgres_bin("dropdb"), "-h", "127.0.0.1", "-p", str(self.port), name]
+            ),
+            check=True,
+        )
+
+
+def _pg_ctl(data_dir: Path, *args: str) -> None:
+    subprocess.run(
+        _as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(data_dir), *args]),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def _database_user() -> str:
@@ -127,31 +158,40 @@ def postgres_server() -> Iterator[PostgresServer]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    pg_ctl = _postgres_bin("pg_ctl")
-    options = f"-p {port} -k {base_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        _as_postgres_user(
-            [
-                pg_ctl,
-                "-D",
-                str(data_dir),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(base_dir / "postgres.log"),
-                "start",
-            ]
-        ),
-        check=True,
+    server = PostgresServer(port, data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        with suppress(subprocess.CalledProcessError):
+            server.stop()
+        shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@dataclass
+class S3Server:
+    """moto's S3 API server: the real boto3 talks HTTP to it on loopback."""
+
+    endpoint_url: str
+    process: subprocess.Popen[bytes]
+
+    def environment(self) -> dict[str, str]:
+        # moto accepts any credentials; boto3 needs some to sign requests.
+        return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@contextmanager
+def s3_server() -> Iterator[S3Server]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        yield PostgresServer(port, data_dir)
+        wait_for_port(port)
+        yield S3Server(f"http://127.0.0.1:{port}", process)
     finally:
-        subprocess.run(
-            _as_postgres_user([pg_ctl, "-D", str(data_dir), "-m", "immediate", "stop"]),
-            check=False,
-            stdout=subprocess.DEVNULL,
-        )
-        shutil.rmtree(base_dir, ignore_errors=True)
+        process.terminate()
+        process.wait(timeout=10)

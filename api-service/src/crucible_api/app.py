@@ -6,10 +6,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from crucible_api.auth import AUTH_RESPONSES, KeyRing
 from crucible_api.body_limit import BodySizeLimit
 from crucible_api.fleet import Fleet
 from crucible_api.queueing import EvaluationQueue
-from crucible_api.routes import dead_letters, evaluations, health, metrics, queue
+from crucible_api.quotas import Quotas
+from crucible_api.routes import (
+    dead_letters,
+    evaluations,
+    health,
+    keys,
+    metrics,
+    queue,
+    statistics,
+    stream,
+)
+from crucible_api.updates import EvaluationUpdates
 from crucible_shared.settings import ApiSettings
 from crucible_shared.storage_client import (
     EvaluationNotFound,
@@ -28,10 +40,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.storage = StorageClient(settings)
         app.state.queue = EvaluationQueue(settings)
         app.state.fleet = Fleet(settings)
+        app.state.updates = EvaluationUpdates(settings)
+        app.state.keys = KeyRing(app.state.storage)
+        app.state.quotas = Quotas(settings.cache_redis_url)
         yield
         app.state.storage.close()
         app.state.queue.close()
         app.state.fleet.close()
+        app.state.quotas.close()
+        await app.state.updates.close()
 
     app = FastAPI(
         title="Crucible",
@@ -45,8 +62,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for router in (evaluations.router, queue.router, dead_letters.router):
-        app.include_router(router, prefix="/api")
+    for router in (
+        evaluations.router,
+        stream.router,
+        queue.router,
+        dead_letters.router,
+        statistics.router,
+        keys.router,
+    ):
+        app.include_router(router, prefix="/api", responses=AUTH_RESPONSES)
     _add_storage_error_handlers(app)
     return app
 

@@ -2,20 +2,17 @@
 
 import time
 
-from redis import Redis
-
 from crucible_shared import redis_keys
 from crucible_shared.executor_registry import pool_status
 from crucible_shared.lifecycle import Priority
+from crucible_shared.redis_client import bounded_redis
 from crucible_shared.schemas.queue import QueueOverview
 from crucible_shared.settings import PoolSettings
 
 
 class Fleet:
     def __init__(self, settings: PoolSettings) -> None:
-        self._redis = Redis.from_url(
-            settings.pool_redis_url, socket_connect_timeout=2, socket_timeout=5
-        )
+        self._redis = bounded_redis(settings.pool_redis_url)
         self._worker_ttl = settings.worker_heartbeat_ttl_seconds
 
     def overview(self, depths: dict[str, int]) -> QueueOverview:

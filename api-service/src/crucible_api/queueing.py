@@ -6,11 +6,11 @@ The API enqueues by task name and never imports the worker.
 from importlib.resources import files
 
 from celery import Celery
-from redis import Redis
 from redis.exceptions import RedisError
 
 from crucible_shared.lifecycle import Priority
 from crucible_shared.queues import QUEUES_BY_PRIORITY, RUN_EVALUATION_TASK, queue_for
+from crucible_shared.redis_client import bounded_redis
 from crucible_shared.settings import BrokerSettings
 
 
@@ -31,9 +31,7 @@ class EvaluationQueue:
                 "interval_step": 0.2,
             },
         )
-        self._redis = Redis.from_url(
-            settings.broker_url, socket_connect_timeout=2, socket_timeout=5
-        )
+        self._redis = bounded_redis(settings.broker_url)
         self._position = self._redis.register_script(
             files(__package__).joinpath("queue_position.lua").read_text()
         )

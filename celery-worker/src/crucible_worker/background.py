@@ -10,11 +10,11 @@ import time
 from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
-from redis import Redis
 
 from crucible_shared import redis_keys
 from crucible_shared.lifecycle import Priority
 from crucible_shared.queues import queue_for
+from crucible_shared.redis_client import bounded_redis
 from crucible_shared.storage_client import StorageClient
 from crucible_worker import metrics
 from crucible_worker.evaluations import run_evaluation, settings
@@ -31,8 +31,9 @@ def _enqueue(evaluation_id: str, priority: Priority) -> None:
 
 def _loop(hostname: str) -> None:
     current = settings()
-    redis = Redis.from_url(current.pool_redis_url)
-    reaper = Reaper(current, StorageClient(current), redis, _enqueue, hostname)
+    redis = bounded_redis(current.pool_redis_url)
+    broker = bounded_redis(current.broker_url)
+    reaper = Reaper(current, StorageClient(current), redis, broker, _enqueue, hostname)
     while not _stop.wait(current.reaper_interval_seconds):
         try:
             redis.zadd(redis_keys.WORKERS, {hostname: time.time()})
@@ -46,7 +47,7 @@ def _start(sender: Any, **_: Any) -> None:
     hostname = sender.hostname
     if settings().worker_metrics_port:
         metrics.serve(settings().worker_metrics_port)
-    Redis.from_url(settings().pool_redis_url).zadd(redis_keys.WORKERS, {hostname: time.time()})
+    bounded_redis(settings().pool_redis_url).zadd(redis_keys.WORKERS, {hostname: time.time()})
     threading.Thread(
         target=_loop, args=(hostname,), name="crucible-background", daemon=True
     ).start()
@@ -55,4 +56,4 @@ def _start(sender: Any, **_: Any) -> None:
 @worker_shutdown.connect
 def _stop_loop(sender: Any, **_: Any) -> None:
     _stop.set()
-    Redis.from_url(settings().pool_redis_url).zrem(redis_keys.WORKERS, sender.hostname)
+    bounded_redis(settings().pool_redis_url).zrem(redis_keys.WORKERS, sender.hostname)

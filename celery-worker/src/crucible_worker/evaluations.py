@@ -3,15 +3,19 @@
 import logging
 import random
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from functools import cache
+from typing import TypeVar
 
 from celery import Task
-from redis import Redis
+from redis.exceptions import RedisError
 
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.queues import RUN_EVALUATION_TASK
+from crucible_shared.redis_client import bounded_redis
 from crucible_shared.schemas.evaluations import Evaluation, EvaluationUpdate
 from crucible_shared.schemas.execution import (
     ExecutionCancelled,
@@ -21,7 +25,13 @@ from crucible_shared.schemas.execution import (
     ExecutionStarted,
 )
 from crucible_shared.settings import WorkerSettings
-from crucible_shared.storage_client import StorageClient, StorageError, TransitionRefused
+from crucible_shared.storage_client import (
+    EvaluationNotFound,
+    RequestRejected,
+    StorageClient,
+    StorageError,
+    TransitionRefused,
+)
 from crucible_worker import metrics
 from crucible_worker.celery_app.app import app
 from crucible_worker.executor_client import (
@@ -34,8 +44,13 @@ from crucible_worker.pool.leases import ExecutorPool, Lease
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _MAX_RETRY_DELAY_SECONDS = 60.0
 _SLOT_POLL_SECONDS = 0.1
+# The longest wait between two tries of an unreachable storage: once it is
+# back, evaluations go on within this.
+_STORAGE_POLL_SECONDS = 2.0
 
 
 class EvaluationRunner:
@@ -52,7 +67,7 @@ class EvaluationRunner:
         self.executor = executor
 
     def run(self, evaluation_id: str) -> None:
-        evaluation = self.storage.get_evaluation(evaluation_id)
+        evaluation = self._read(evaluation_id)
         if evaluation.status.is_terminal:
             log.info("evaluation %s is already %s", evaluation_id, evaluation.status)
             return
@@ -66,6 +81,7 @@ class EvaluationRunner:
                 EvaluationStatus.QUEUED,
                 detail="redelivered: the worker running it was lost",
             )
+        self.pool.mark_taken(evaluation_id, self.settings.slot_wait_seconds)
         lease = self._wait_for_slot(evaluation_id)
         with LeaseKeeper(self.pool, lease, self.settings.lease_ttl_seconds):
             try:
@@ -124,7 +140,8 @@ class EvaluationRunner:
 
     def requeue(self, evaluation_id: str, reason: str) -> None:
         """Back to `queued` for a retry, unless the fault came before it ever left."""
-        if self.storage.get_evaluation(evaluation_id).status is EvaluationStatus.QUEUED:
+        current = self._read(evaluation_id)
+        if current.status is EvaluationStatus.QUEUED:
             return
         self._update(evaluation_id, EvaluationStatus.QUEUED, detail=f"retrying: {reason}")
 
@@ -148,29 +165,39 @@ class EvaluationRunner:
             evaluation_id, EvaluationUpdate(status=status, detail=detail, executor=executor)
         )
 
+    def _read(self, evaluation_id: str) -> Evaluation:
+        return self._patiently(
+            lambda: self.storage.get_evaluation(evaluation_id), f"the read of {evaluation_id}"
+        )
+
     def _write(self, evaluation_id: str, update: EvaluationUpdate) -> None:
-        """Retries a write while storage is unreachable, so that an outage delays it.
+        self._patiently(
+            lambda: self.storage.update_evaluation(evaluation_id, update),
+            f"the {update.status} update of {evaluation_id}",
+        )
+
+    def _patiently(self, call: Callable[[], T], what: str) -> T:
+        """Retries a call to storage while storage is unreachable, so that an
+        outage delays the evaluation rather than spending its attempts.
 
         Only after `storage_retry_seconds` does the error reach the task, which
-        retries the whole evaluation.
+        retries the whole evaluation. Storage's own answers (not found,
+        refused, rejected) are final and raised at once.
         """
         deadline = time.monotonic() + self.settings.storage_retry_seconds
         retries = 0
         while True:
             try:
-                self.storage.update_evaluation(evaluation_id, update)
-                return
-            except TransitionRefused:
+                return call()
+            except (EvaluationNotFound, TransitionRefused, RequestRejected):
                 raise
             except StorageError:
                 if time.monotonic() >= deadline:
                     raise
-                log.warning(
-                    "storage unreachable; retrying the %s update of %s",
-                    update.status,
-                    evaluation_id,
+                log.warning("storage unreachable; retrying %s", what)
+                time.sleep(
+                    retry_delay(retries, base_seconds=0.2, cap_seconds=_STORAGE_POLL_SECONDS)
                 )
-                time.sleep(retry_delay(retries, base_seconds=0.2))
                 retries += 1
 
 
@@ -185,9 +212,11 @@ def _execution_request(evaluation: Evaluation) -> ExecutionRequest:
     )
 
 
-def retry_delay(retries: int, base_seconds: float) -> float:
+def retry_delay(
+    retries: int, base_seconds: float, cap_seconds: float = _MAX_RETRY_DELAY_SECONDS
+) -> float:
     """Exponential backoff with full jitter, so that retries of a crowd spread out."""
-    return random.uniform(0, min(base_seconds * 2**retries, _MAX_RETRY_DELAY_SECONDS))
+    return random.uniform(0, min(base_seconds * 2**retries, cap_seconds))
 
 
 @cache
@@ -202,7 +231,7 @@ def runner() -> EvaluationRunner:
     return EvaluationRunner(
         current,
         StorageClient(current),
-        ExecutorPool(Redis.from_url(current.pool_redis_url), current.lease_ttl_seconds),
+        ExecutorPool(bounded_redis(current.pool_redis_url), current.lease_ttl_seconds),
         ExecutorClient(current),
     )
 
@@ -221,7 +250,8 @@ def run_evaluation(self: Task, evaluation_id: str) -> None:
     except TransitionRefused as exc:
         # Someone else moved it on: cancelled, or finished by another copy.
         log.info("evaluation %s left alone: %s", evaluation_id, exc)
-    except (ExecutorUnavailable, StorageError) as exc:
+    # The pool's Redis going away mid-run is a platform fault like the others.
+    except (ExecutorUnavailable, StorageError, RedisError) as exc:
         attempt = self.request.retries
         try:
             if attempt >= current.settings.max_retries:
@@ -233,6 +263,10 @@ def run_evaluation(self: Task, evaluation_id: str) -> None:
             log.info("evaluation %s left alone: %s", evaluation_id, refused)
             return
         metrics.RETRIES.inc()
-        raise self.retry(
-            exc=exc, countdown=retry_delay(attempt, current.settings.retry_backoff_seconds)
-        ) from exc
+        delay = retry_delay(attempt, current.settings.retry_backoff_seconds)
+        # The retry's message waits out its countdown in this worker, in no
+        # queue. Without the mark the reaper sends a copy; with Redis away,
+        # a copy is what it gets (harmless: only one can take it past queued).
+        with suppress(RedisError):
+            current.pool.mark_taken(evaluation_id, delay)
+        raise self.retry(exc=exc, countdown=delay) from exc

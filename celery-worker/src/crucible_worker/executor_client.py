@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from crucible_shared import service_auth
 from crucible_shared.schemas.execution import (
     ExecutionEvent,
     ExecutionRequest,
@@ -28,7 +29,7 @@ class ExecutorUnreachable(ExecutorUnavailable):
 class ExecutorClient:
     def __init__(self, settings: WorkerSettings) -> None:
         self._connect_timeout = settings.executor_connect_timeout_seconds
-        self._http = httpx.Client()
+        self._http = httpx.Client(headers=service_auth.headers(settings.service_token))
 
     @contextmanager
     def execute(

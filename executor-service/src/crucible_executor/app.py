@@ -10,6 +10,7 @@ from crucible_executor.pool_membership import pool_membership
 from crucible_executor.routes import execute, health, metrics
 from crucible_executor.runs import RunningEvaluations
 from crucible_executor.sandbox.backends import open_backend
+from crucible_shared.service_auth import ServiceTokenRequired
 from crucible_shared.settings import ExecutorSettings
 
 
@@ -28,6 +29,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
                 yield
 
     app = FastAPI(title="Crucible executor", lifespan=lifespan)
+    app.add_middleware(ServiceTokenRequired, token=settings.service_token)
     app.include_router(execute.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from crucible_executor.runs import RunningEvaluations
 from crucible_shared import redis_keys
 from crucible_shared.executor_registry import deregister_executor, register_executor
+from crucible_shared.redis_client import bounded_redis
 from crucible_shared.settings import ExecutorSettings
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ async def pool_membership(
     settings: ExecutorSettings, runs: RunningEvaluations
 ) -> AsyncIterator[None]:
     """While inside, workers can find this executor; a pool Redis that is away only delays that."""
-    redis = Redis.from_url(settings.pool_redis_url, socket_connect_timeout=2, socket_timeout=5)
+    redis = bounded_redis(settings.pool_redis_url)
     tasks = [
         asyncio.create_task(_beat(redis, settings)),
         asyncio.create_task(_listen_for_cancellations(settings, runs)),

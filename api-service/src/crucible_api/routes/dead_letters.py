@@ -2,16 +2,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from crucible_api.auth import Admin
 from crucible_api.deps import QueueDep, StorageDep
 from crucible_api.submission import enqueue_or_close
 from crucible_shared import limits
 from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
 
+# Admins only: dead letters name everyone's evaluations.
 router = APIRouter(prefix="/dead-letters", tags=["dead-letters"])
 
 
 @router.get("")
 def list_dead_letters(
+    caller: Admin,
     storage: StorageDep,
     limit: Annotated[
         int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)
@@ -29,7 +32,9 @@ def list_dead_letters(
         409: {"description": "It was requeued already."},
     },
 )
-def requeue_dead_letter(dead_letter_id: str, storage: StorageDep, queue: QueueDep) -> Evaluation:
+def requeue_dead_letter(
+    dead_letter_id: str, caller: Admin, storage: StorageDep, queue: QueueDep
+) -> Evaluation:
     """Run it again, as a new evaluation with the same submission."""
     evaluation = storage.requeue_dead_letter(dead_letter_id)
     enqueue_or_close(evaluation, storage, queue)

@@ -1,65 +1,146 @@
+"""`/api/evaluations`: submitting, reading, cancelling, deleting and listing evaluations.
+
+Every route takes the caller's key: researchers act on their own evaluations
+only (another's answers 404, as if it did not exist); viewers only read.
+"""
+
 from contextlib import suppress
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
 
-from crucible_api.deps import FleetDep, QueueDep, StorageDep
+from crucible_api.auth import BODY_RESPONSES, Reader, Submitter, owner_scope, require_visible
+from crucible_api.deps import FleetDep, QueueDep, QuotasDep, StorageDep
 from crucible_api.metrics import SUBMISSIONS
-from crucible_api.queueing import QueueUnavailable
-from crucible_api.submission import enqueue_or_close
+from crucible_api.queueing import EvaluationQueue, QueueUnavailable
+from crucible_api.submission import enqueue_or_close, submit_many
 from crucible_shared import limits
-from crucible_shared.lifecycle import EvaluationStatus, Priority
+from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.schemas.evaluations import (
+    BatchResult,
     Evaluation,
+    EvaluationCount,
     EvaluationCreate,
+    EvaluationFilter,
     EvaluationPage,
     EvaluationPublic,
     EvaluationUpdate,
+    OwnedSubmission,
 )
 from crucible_shared.schemas.events import EvaluationEvent
-from crucible_shared.storage_client import TransitionRefused
+from crucible_shared.schemas.keys import StoredKey
+from crucible_shared.storage_client import StorageClient, TransitionRefused
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 
 _Responses = dict[int | str, dict[str, Any]]
-_NOT_FOUND: _Responses = {404: {"description": "No evaluation has this id."}}
+_NOT_FOUND: _Responses = {404: {"description": "No evaluation has this id (that you may see)."}}
 _UNAVAILABLE: _Responses = {503: {"description": "A dependency (storage or queue) is unavailable."}}
+_SUBMITTING: _Responses = {
+    **BODY_RESPONSES,
+    429: {"description": "Over the key's quota; `Retry-After` says when to try again."},
+    **_UNAVAILABLE,
+}
+Filter = Annotated[EvaluationFilter, Query()]
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses={413: {"description": "The body exceeds 2 MiB."}, **_UNAVAILABLE},
-)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=_SUBMITTING)
 def submit_evaluation(
-    submission: EvaluationCreate, storage: StorageDep, queue: QueueDep
+    submission: EvaluationCreate,
+    caller: Submitter,
+    storage: StorageDep,
+    queue: QueueDep,
+    quotas: QuotasDep,
 ) -> Evaluation:
     """Accept code to run; it is queued by priority and runs in a sandbox."""
-    evaluation = storage.create_evaluation(submission)
+    with quotas.admitting(caller, 1, storage):
+        evaluation = storage.create_evaluation(
+            OwnedSubmission(**submission.model_dump(), owner=caller.id)
+        )
     enqueue_or_close(evaluation, storage, queue)
     SUBMISSIONS.labels(evaluation.priority.value).inc()
     return evaluation
 
 
+@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, responses=_SUBMITTING)
+def submit_batch(
+    submissions: Annotated[
+        list[dict[str, Any]],
+        Body(
+            min_length=1,
+            max_length=limits.MAX_BATCH_SIZE,
+            description=f"Up to {limits.MAX_BATCH_SIZE} submissions, each as `POST /evaluations` "
+            "takes it.",
+        ),
+    ],
+    caller: Submitter,
+    storage: StorageDep,
+    queue: QueueDep,
+    quotas: QuotasDep,
+) -> BatchResult:
+    """Accept many at once: the valid ones are queued, the others reported by index.
+    The whole batch counts against the key's quotas."""
+    admitted = quotas.admitting(caller, len(submissions), storage)
+    return submit_many(submissions, caller.id, storage, queue, admitted)
+
+
+@router.get("/count")
+def count_evaluations(caller: Reader, storage: StorageDep, where: Filter) -> EvaluationCount:
+    """How many evaluations the filter matches, without listing them."""
+    return EvaluationCount(count=storage.count_evaluations(_scoped(where, caller)))
+
+
+@router.get("", responses={422: {"description": "A filter or the cursor is malformed."}})
+def list_evaluations(
+    caller: Reader,
+    storage: StorageDep,
+    where: Filter,
+    limit: Annotated[
+        int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)
+    ] = limits.LIST_PAGE_SIZE.default,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> EvaluationPage:
+    """Summaries, newest first, a page at a time; deleted ones only if asked."""
+    return storage.list_evaluations(_scoped(where, caller), limit=limit, cursor=cursor)
+
+
 @router.get("/{evaluation_id}", responses=_NOT_FOUND)
-def read_evaluation(evaluation_id: str, storage: StorageDep, queue: QueueDep) -> EvaluationPublic:
-    evaluation = storage.get_evaluation(evaluation_id)
-    position = None
-    # Without Redis, the evaluation is still worth showing without its place in line.
-    if evaluation.status is EvaluationStatus.QUEUED:
-        with suppress(QueueUnavailable):
-            position = queue.position(evaluation.id, evaluation.priority)
-    return EvaluationPublic(**evaluation.model_dump(), queue_position=position)
+def read_evaluation(
+    evaluation_id: str, caller: Reader, storage: StorageDep, queue: QueueDep
+) -> EvaluationPublic:
+    return public_evaluation(evaluation_id, caller, storage, queue)
+
+
+def public_evaluation(
+    evaluation_id: str, caller: StoredKey, storage: StorageClient, queue: EvaluationQueue
+) -> EvaluationPublic:
+    """The evaluation as the API serves it, if the caller may see it."""
+    evaluation = _visible(evaluation_id, caller, storage)
+    return EvaluationPublic(
+        **evaluation.model_dump(), queue_position=queue_position(evaluation, queue)
+    )
+
+
+def queue_position(evaluation: Evaluation, queue: EvaluationQueue) -> int | None:
+    """Its place in its queue while it is queued and Redis answers; else None.
+    Without Redis, the evaluation is still worth showing without it."""
+    if evaluation.status is not EvaluationStatus.QUEUED:
+        return None
+    with suppress(QueueUnavailable):
+        return queue.position(evaluation.id, evaluation.priority)
+    return None
 
 
 @router.post(
     "/{evaluation_id}/cancel",
     responses={**_NOT_FOUND, 409: {"description": "It has already finished."}},
 )
-def cancel_evaluation(evaluation_id: str, storage: StorageDep, fleet: FleetDep) -> Evaluation:
+def cancel_evaluation(
+    evaluation_id: str, caller: Submitter, storage: StorageDep, fleet: FleetDep
+) -> Evaluation:
     """Stop it: a queued evaluation never starts; a running one has its sandbox killed."""
-    current = storage.get_evaluation(evaluation_id)
+    current = _visible(evaluation_id, caller, storage)
     if current.status.is_terminal:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -69,7 +150,9 @@ def cancel_evaluation(evaluation_id: str, storage: StorageDep, fleet: FleetDep) 
     try:
         cancelled = storage.update_evaluation(
             evaluation_id,
-            EvaluationUpdate(status=EvaluationStatus.CANCELLED, detail="cancelled by request"),
+            EvaluationUpdate(
+                status=EvaluationStatus.CANCELLED, detail=f"cancelled by {caller.name}"
+            ),
         )
     except TransitionRefused as exc:  # it finished while we looked
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
@@ -80,27 +163,60 @@ def cancel_evaluation(evaluation_id: str, storage: StorageDep, fleet: FleetDep) 
 
 
 @router.get("/{evaluation_id}/events", responses=_NOT_FOUND)
-def read_evaluation_events(evaluation_id: str, storage: StorageDep) -> list[EvaluationEvent]:
-    """Every status the evaluation went through, in order."""
+def read_evaluation_events(
+    evaluation_id: str, caller: Reader, storage: StorageDep
+) -> list[EvaluationEvent]:
+    """Every status the evaluation went through, and notable steps, in order."""
+    _require_visible(evaluation_id, caller, storage)
     return storage.list_events(evaluation_id)
 
 
-@router.get("")
-def list_evaluations(
+@router.delete(
+    "/{evaluation_id}",
+    responses={**_NOT_FOUND, 409: {"description": "It is still queued or running."}},
+)
+def delete_evaluation(evaluation_id: str, caller: Submitter, storage: StorageDep) -> Evaluation:
+    """Hide it from lists; it can be restored until it is purged (`retention_days` later)."""
+    _require_visible(evaluation_id, caller, storage)
+    return storage.delete_evaluation(evaluation_id)
+
+
+@router.post("/{evaluation_id}/restore", responses=_NOT_FOUND)
+def restore_evaluation(evaluation_id: str, caller: Submitter, storage: StorageDep) -> Evaluation:
+    _require_visible(evaluation_id, caller, storage)
+    return storage.restore_evaluation(evaluation_id)
+
+
+@router.get(
+    "/{evaluation_id}/output/{stream}",
+    responses={**_NOT_FOUND, 200: {"content": {"text/plain": {}}}},
+    response_class=StreamingResponse,
+)
+def read_output(
+    evaluation_id: str,
+    stream: Literal["stdout", "stderr"],
+    caller: Reader,
     storage: StorageDep,
-    status: EvaluationStatus | None = None,
-    priority: Priority | None = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
-    limit: Annotated[
-        int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)
-    ] = limits.LIST_PAGE_SIZE.default,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> EvaluationPage:
-    """Summaries, newest first, a page at a time."""
-    return storage.list_evaluations(
-        status=status,
-        priority=priority,
-        since=since.isoformat() if since else None,
-        limit=limit,
-        cursor=cursor,
-    )
+) -> StreamingResponse:
+    """The whole of what the program wrote to one stream, however large."""
+    _require_visible(evaluation_id, caller, storage)
+    chunks = storage.open_output(evaluation_id, stream)
+    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
+
+
+def _visible(evaluation_id: str, caller: StoredKey, storage: StorageClient) -> Evaluation:
+    evaluation = storage.get_evaluation(evaluation_id)
+    require_visible(caller, evaluation)
+    return evaluation
+
+
+def _require_visible(evaluation_id: str, caller: StoredKey, storage: StorageClient) -> None:
+    """Only a researcher's call needs the evaluation read first; for the other
+    roles, the call that follows answers 404 itself if it does not exist."""
+    if owner_scope(caller) is not None:
+        _visible(evaluation_id, caller, storage)
+
+
+def _scoped(where: EvaluationFilter, caller: StoredKey) -> EvaluationFilter:
+    scope = owner_scope(caller)
+    return where if scope is None else where.model_copy(update={"owner": scope})

@@ -5,4 +5,8 @@ from crucible_worker.celery_app.config import celery_config
 
 app = Celery("crucible")
 app.conf.update(celery_config(WorkerSettings()))
-app.conf.imports = ("crucible_worker.evaluations", "crucible_worker.background")
+app.conf.imports = (
+    "crucible_worker.evaluations",
+    "crucible_worker.maintenance",
+    "crucible_worker.background",
+)

@@ -4,7 +4,7 @@ from typing import Any
 
 from kombu.entity import Queue
 
-from crucible_shared.queues import QUEUES_BY_PRIORITY
+from crucible_shared.queues import MAINTENANCE_QUEUE, PURGE_DELETED_TASK, QUEUES_BY_PRIORITY
 from crucible_shared.settings import WorkerSettings
 
 
@@ -32,4 +32,11 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_ignore_result": True,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
+        "beat_schedule": {
+            "purge-deleted": {
+                "task": PURGE_DELETED_TASK,
+                "schedule": settings.purge_interval_seconds,
+                "options": {"queue": MAINTENANCE_QUEUE},
+            }
+        },
     }

@@ -66,6 +66,19 @@ class ExecutorPool:
         """Whether some worker holds a live lease for this evaluation."""
         return bool(self._redis.exists(redis_keys.evaluation_lease(evaluation_id)))
 
+    def mark_taken(self, evaluation_id: str, seconds: float) -> None:
+        """Says that a worker has the evaluation's message though no lease yet,
+        for the `seconds` it will wait (for a slot, or a retry's countdown)
+        and a lease's lifetime more: the message is in no queue meanwhile,
+        and the reaper must not send another. A dead worker's mark runs out."""
+        self._redis.set(
+            redis_keys.evaluation_taken(evaluation_id), 1, px=int(seconds * 1000) + self._ttl_ms
+        )
+
+    def is_taken(self, evaluation_id: str) -> bool:
+        """Whether a worker has said, recently enough, that it has the message."""
+        return bool(self._redis.exists(redis_keys.evaluation_taken(evaluation_id)))
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)

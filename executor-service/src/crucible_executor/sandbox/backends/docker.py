@@ -21,6 +21,10 @@ The bootstrap reads exactly that many bytes, writes the code to
 unlinks, and execs `python3 -I /sandbox/main.py`: the program runs as the
 process backend's does, with its own stdin, whole, and a stdin that never
 blocks it (it is a file, however much of it the program leaves unread).
+Just before, it writes one byte on stdout, `_HANDED_OVER`, which the
+executor takes off the output: a bootstrap failure (exit 121) is believed
+only from a bootstrap that never wrote it, so a program cannot pass its own
+exit off as the platform's (a platform failure is retried and dead-lettered).
 Base64 keeps control bytes off the attach stream, where an engine may read a
 detach sequence (ctrl-p ctrl-q) into them.
 
@@ -70,10 +74,14 @@ _API_TIMEOUT_SECONDS = 30
 _CHECK_SECONDS = 20
 # Exit statuses of the bootstrap's own: it failed, or it saw the kernel's OOM
 # killer take the program. A program that exits with one of them itself only
-# misreports its own outcome.
+# misreports its own outcome: the first is believed only from a bootstrap
+# that never said _HANDED_OVER, which the program cannot unsay.
 BOOTSTRAP_EXIT = 121
 OOM_EXIT = 122
 _BOOTSTRAP_MARK = "crucible-bootstrap:"
+# The bootstrap's first byte on stdout, written once the program is in place
+# and before it runs; not part of the program's output.
+_HANDED_OVER = b"\x06"
 _BOOTSTRAP = f"""\
 import base64, os, signal, sys
 def fail(why):
@@ -116,6 +124,7 @@ fd = os.open('/sandbox/stdin', os.O_RDONLY)
 os.unlink('/sandbox/stdin')
 os.dup2(fd, 0)
 os.close(fd)
+os.write(1, {_HANDED_OVER!r})
 before = oom_kills()
 pid = os.fork()
 if pid == 0:
@@ -266,6 +275,9 @@ class DockerBackend:
                     "/run": "ro,nosuid,nodev,noexec,size=65536",
                     "/var/tmp": "ro,nosuid,nodev,noexec,size=65536",
                 },
+                # The engine's default (64 MiB in Docker and Podman) made explicit:
+                # no writable place is bigger than the scratch.
+                shm_size=limits.SANDBOX_SCRATCH_BYTES,
                 mem_limit=memory,
                 memswap_limit=memory,
                 nano_cpus=1_000_000_000,
@@ -311,9 +323,17 @@ class DockerBackend:
         limit = self._settings.output_limit_bytes
         stdout, stderr = CappedOutput(limit), CappedOutput(limit)
         streams = {_STDOUT: asyncio.StreamReader(), _STDERR: asyncio.StreamReader()}
+        handed_over = False
+
+        async def read_stdout() -> None:
+            nonlocal handed_over
+            with suppress(asyncio.IncompleteReadError):
+                handed_over = await streams[_STDOUT].readexactly(1) == _HANDED_OVER
+            await stdout.read_from(streams[_STDOUT], on_overflow=kill)
+
         tasks = [
             asyncio.create_task(_demultiplex(reader, streams)),
-            asyncio.create_task(stdout.read_from(streams[_STDOUT], on_overflow=kill)),
+            asyncio.create_task(read_stdout()),
             asyncio.create_task(stderr.read_from(streams[_STDERR], on_overflow=kill)),
         ]
         feeder = asyncio.create_task(_send_program(writer, request))
@@ -338,7 +358,7 @@ class DockerBackend:
         state = (await asyncio.to_thread(_inspect, container))["State"]
         exit_code = int(state["ExitCode"])
         killed_by_us = timed_out or stdout.truncated or stderr.truncated
-        if exit_code == BOOTSTRAP_EXIT and stderr.text().startswith(_BOOTSTRAP_MARK):
+        if exit_code == BOOTSTRAP_EXIT and not handed_over:
             raise SandboxUnavailable(f"the program could not be handed over: {stderr.text()}")
         if not killed_by_us and state.get("Error"):
             raise SandboxUnavailable(f"the container failed: {state['Error']}")

@@ -258,8 +258,18 @@ def _bwrap_options(workspace: Path, status_fd: int | None) -> list[str]:
     for link in ("bin", "lib", "lib64"):
         options += ["--symlink", f"usr/{link}", f"/{link}"]
     options += ["--proc", "/proc", "--dev", "/dev"]
+    # --dev makes /dev a tmpfs of no size of its own, writable by the sandbox:
+    # it becomes read-only (device nodes work as before), and shared memory
+    # (multiprocessing's) gets a tmpfs of its own, as small as the scratch.
+    options += ["--size", str(limits.SANDBOX_SCRATCH_BYTES), "--tmpfs", "/dev/shm"]
+    options += ["--remount-ro", "/dev"]
     options += ["--size", str(limits.SANDBOX_SCRATCH_BYTES), "--tmpfs", "/tmp"]
     options += ["--ro-bind", str(workspace), "/sandbox", "--chdir", "/tmp"]
+    # bwrap builds the root on a tmpfs of no size of its own, writable by the
+    # sandbox: left so, it is scratch space past SANDBOX_SCRATCH_BYTES (and past
+    # RLIMIT_AS where there is no memory cgroup). Once every mount point is made,
+    # it is read-only; the mounts on it keep their own flags.
+    options += ["--remount-ro", "/"]
     options += ["--hostname", "sandbox"]
     if status_fd is not None:
         options += ["--json-status-fd", str(status_fd)]
