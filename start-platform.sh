@@ -6,10 +6,16 @@
 #                                           delete Compose mode's volumes, the database too)
 #   ./start-platform.sh status              show what runs
 #   ./start-platform.sh logs [service]      the last lines of the logs
+#   ./start-platform.sh keys create --role researcher --name alice
+#                                           API keys (also `keys list`, `keys revoke ID`);
+#                                           the first start makes an admin key, kept in
+#                                           $CRUCIBLE_STATE_DIR/credentials
 #
 # Local mode runs every service as a process of this machine, each in its own
 # process group, with one pid file per service in $CRUCIBLE_STATE_DIR/run and
-# one log per service in $CRUCIBLE_STATE_DIR/logs. CRUCIBLE_EXECUTOR_BACKEND=docker
+# one log per service in $CRUCIBLE_STATE_DIR/logs. Debian's nginx is the front
+# door, with the Compose image's configuration (nginx/); --prod serves HTTPS
+# only, with a real certificate. CRUCIBLE_EXECUTOR_BACKEND=docker
 # runs its sandboxes as containers (scripts/container-engine.sh provides the engine).
 #
 # Compose mode (where a Docker engine answers, or with --compose: Podman is
@@ -18,13 +24,16 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-STATE_DIR=${CRUCIBLE_STATE_DIR:-$ROOT/.crucible}
+# Absolute, so that what start writes (nginx's command line) is what stop and status look for.
+STATE_DIR=$(realpath -m "${CRUCIBLE_STATE_DIR:-$ROOT/.crucible}")
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/logs
 VENV=$ROOT/.venv
 
 PORT=${CRUCIBLE_PORT:-8080}
+TLS_PORT=${CRUCIBLE_TLS_PORT:-8443}
 BIND=${CRUCIBLE_BIND:-127.0.0.1}
+API_PORT=${CRUCIBLE_API_PORT:-8000}
 STORAGE_PORT=${CRUCIBLE_STORAGE_PORT:-8001}
 EXECUTOR_PORT=${CRUCIBLE_EXECUTOR_PORT:-8002}
 REDIS_PORT=${CRUCIBLE_REDIS_PORT:-6380}
@@ -34,7 +43,7 @@ WORKER_CONCURRENCY=${CRUCIBLE_WORKER_CONCURRENCY:-2}
 READY_TIMEOUT=${CRUCIBLE_READY_TIMEOUT:-60}
 
 # Started in this order, stopped in the reverse.
-SERVICES=(redis storage-service executor-service celery-worker flower api-service)
+SERVICES=(redis storage-service executor-service celery-worker flower api-service nginx)
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'start-platform: %s\n' "$*" >&2; exit 1; }
@@ -48,6 +57,8 @@ ensure_debian_packages() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v bwrap >/dev/null || missing+=(bubblewrap)
   command -v curl >/dev/null || missing+=(curl)
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  command -v openssl >/dev/null || missing+=(openssl)
   [ ${#missing[@]} -eq 0 ] && return
   may_install || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}), or run as root"
   say "Installing ${missing[*]} from Debian's packages..."
@@ -79,6 +90,35 @@ flower_credentials() {
   cat "$file"
 }
 
+# The secret the services present to storage and executors, made once per state directory.
+service_token() {
+  local file=$STATE_DIR/service-token
+  if [ ! -s "$file" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$file")
+  fi
+  cat "$file"
+}
+
+CREDENTIALS=$STATE_DIR/credentials
+NEW_ADMIN_KEY=
+
+# The first start makes an admin key, shows it once, and keeps it in
+# $CREDENTIALS (mode 600) for this checkout's scripts and tests; a key the
+# platform no longer knows (its database was replaced) is replaced too.
+# $1: how to run the `crucible` command; $2: the API's base URL.
+ensure_admin_key() {
+  local crucible=$1 api=$2 key=
+  [ -s "$CREDENTIALS" ] && key=$(sed -n 's/^CRUCIBLE_API_KEY=//p' "$CREDENTIALS")
+  if [ -n "$key" ] && [ "$(curl -ks -o /dev/null -w '%{http_code}' \
+      -H "Authorization: Bearer $key" "$api/api/keys")" = 200 ]; then
+    return 0
+  fi
+  key=$($crucible keys create --role admin --name first-admin --quiet) ||
+    die "could not make the first admin key"
+  (umask 077 && printf 'CRUCIBLE_API_KEY=%s\n' "$key" >"$CREDENTIALS")
+  NEW_ADMIN_KEY=$key
+}
+
 pid_file() { printf '%s/%s.pid' "$RUN_DIR" "$1"; }
 
 # The pid file's process is alive and is still ours: its command line names
@@ -102,6 +142,8 @@ service_marker() {
     celery-worker) printf 'crucible_worker.celery_app.app worker' ;;
     flower) printf 'crucible_worker.celery_app.app flower' ;;
     api-service) printf 'crucible_api' ;;
+    # The script's command line until it execs nginx, then the master's.
+    nginx) printf '%s' "$NGINX_CONF_DIR" ;;
   esac
 }
 
@@ -112,7 +154,8 @@ service_port() {
     executor-service) printf '%s' "$EXECUTOR_PORT" ;;
     celery-worker) printf '%s' "$CRUCIBLE_WORKER_METRICS_PORT" ;;
     flower) printf '%s' "$FLOWER_PORT" ;;
-    api-service) printf '%s' "$PORT" ;;
+    api-service) printf '%s' "$API_PORT" ;;
+    nginx) printf '%s' "$PORT" ;;
     *) printf '' ;;
   esac
 }
@@ -134,12 +177,15 @@ service_command() {
       printf '%s\0' "${uvicorn[@]}" crucible_executor.app:create_app --host 127.0.0.1 --port "$EXECUTOR_PORT" ;;
     celery-worker)
       printf '%s\0' "$VENV/bin/celery" -A crucible_worker.celery_app.app worker --queues high,normal,low \
-        --concurrency "$WORKER_CONCURRENCY" --hostname "worker-$$@%h" --loglevel INFO ;;
+        --concurrency "$WORKER_CONCURRENCY" --hostname "worker-$$@%h" --loglevel INFO \
+        --beat --schedule "$STATE_DIR/celerybeat-schedule" ;;
     flower)
       printf '%s\0' "$VENV/bin/celery" -A crucible_worker.celery_app.app flower --address=127.0.0.1 \
         --port="$FLOWER_PORT" --url_prefix=flower --basic_auth="$(flower_credentials)" ;;
     api-service)
-      printf '%s\0' "${uvicorn[@]}" crucible_api.app:create_app --host "$BIND" --port "$PORT" ;;
+      printf '%s\0' "${uvicorn[@]}" crucible_api.app:create_app --host 127.0.0.1 --port "$API_PORT" ;;
+    nginx)
+      printf '%s\0' "$ROOT/nginx/crucible-nginx.sh" run "$NGINX_CONF_DIR" ;;
   esac
 }
 
@@ -179,13 +225,21 @@ stop_service() {
 }
 
 # Ready means ready to run an evaluation: the API and its dependencies
-# answer, a worker is online and an executor has a slot in the pool.
+# answer, a worker is online and an executor has a slot in the pool (asked of
+# the API itself, not through the front door's rate limits), and the front
+# door answers (anything: in production plain HTTP only redirects).
 wait_ready() {
-  local base=http://127.0.0.1:$PORT deadline=$((SECONDS + READY_TIMEOUT)) queue
+  local base=http://127.0.0.1:$API_PORT deadline=$((SECONDS + READY_TIMEOUT)) queue key=
   while true; do
     if curl -fsS -o /dev/null "$base/ready" 2>/dev/null; then
-      queue=$(curl -fsS "$base/api/queue" 2>/dev/null || true)
-      if grep -q '"workers_online":[1-9]' <<<"$queue" && grep -q '"slots_total":[1-9]' <<<"$queue"; then
+      # The queue overview, like every /api route, takes a key: the first one is made now.
+      if [ -z "$key" ]; then
+        ensure_admin_key "$VENV/bin/crucible" "$base"
+        key=$(sed -n 's/^CRUCIBLE_API_KEY=//p' "$CREDENTIALS")
+      fi
+      queue=$(curl -fsS -H "Authorization: Bearer $key" "$base/api/queue" 2>/dev/null || true)
+      if grep -q '"workers_online":[1-9]' <<<"$queue" && grep -q '"slots_total":[1-9]' <<<"$queue" &&
+        curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null; then
         return
       fi
     fi
@@ -195,6 +249,68 @@ wait_ready() {
     done
     sleep 0.2
   done
+}
+
+# --- the front door: nginx (nginx/) ---------------------------------------------
+
+NGINX_CONF_DIR=$STATE_DIR/nginx/conf
+FRONT_DOOR=$ROOT/nginx/crucible-nginx.sh
+WEB_APP_DIR=${CRUCIBLE_WEB_APP_DIR:-$ROOT/frontend/dist}
+
+# The web app (frontend/dist), built by its own script where there is one;
+# one served from elsewhere (CRUCIBLE_WEB_APP_DIR) is left as it is.
+build_web_app() {
+  local script=$ROOT/scripts/build-frontend.sh log=$STATE_DIR/logs/web-app-build.log
+  [ -x "$script" ] && [ -z "${CRUCIBLE_WEB_APP_DIR:-}" ] || return 0
+  mkdir -p "$STATE_DIR/logs"
+  say "Building the web app (scripts/build-frontend.sh, log $log)..."
+  "$script" >>"$log" 2>&1 ||
+    say "  the web app could not be built (see $log): /researcher answers 404 until it is"
+}
+
+# The certificate HTTPS serves: CRUCIBLE_TLS_CERT and CRUCIBLE_TLS_KEY, else a
+# self-signed pair made once in $STATE_DIR/tls; production refuses the latter.
+prepare_certificate() {
+  local files
+  files=$(CRUCIBLE_NGINX_SELF_SIGNED_DIR=$STATE_DIR/tls "$FRONT_DOOR" certificate) ||
+    die "no certificate for HTTPS (see above)"
+  TLS_CERT=$(realpath "$(sed -n 1p <<<"$files")")
+  TLS_KEY=$(realpath "$(sed -n 2p <<<"$files")")
+}
+
+# Where local mode's nginx finds everything; nginx.conf names these.
+configure_front_door() {
+  prepare_certificate
+  mkdir -p "$STATE_DIR/nginx/web"
+  # The web root holds researcher/ so that /researcher/x is researcher/x.
+  ln -sfn "$(realpath -m "$WEB_APP_DIR")" "$STATE_DIR/nginx/web/researcher"
+  export CRUCIBLE_NGINX_HTTP_LISTEN=$BIND:$PORT CRUCIBLE_NGINX_HTTPS_LISTEN=$BIND:$TLS_PORT \
+    CRUCIBLE_NGINX_API_UPSTREAM=127.0.0.1:$API_PORT CRUCIBLE_NGINX_FLOWER_UPSTREAM=127.0.0.1:$FLOWER_PORT \
+    CRUCIBLE_NGINX_WEB_ROOT=$STATE_DIR/nginx/web CRUCIBLE_NGINX_RUN_DIR=$STATE_DIR/nginx/run \
+    CRUCIBLE_NGINX_SELF_SIGNED_DIR=$STATE_DIR/tls CRUCIBLE_NGINX_USER="$(stat -c '%U %G' "$STATE_DIR")" \
+    CRUCIBLE_TLS_PORT=$TLS_PORT CRUCIBLE_TLS_CERT=$TLS_CERT CRUCIBLE_TLS_KEY=$TLS_KEY
+}
+
+front_door_urls() {
+  local base
+  if [ -n "${CRUCIBLE_TLS_REQUIRED:-}" ]; then
+    say "Crucible is ready at https://localhost:$TLS_PORT (http://localhost:$PORT redirects there)"
+    base=https://localhost:$TLS_PORT
+  else
+    say "Crucible is ready at http://localhost:$PORT"
+    say "  HTTPS:      https://localhost:$TLS_PORT (certificate $TLS_CERT)"
+    base=http://localhost:$PORT
+  fi
+  say "  Web app:    $base/researcher/"
+  if [ -n "$NEW_ADMIN_KEY" ]; then
+    say "  Admin API key (shown this once; kept in $CREDENTIALS):"
+    say "              $NEW_ADMIN_KEY"
+    say "  Sign in:    $base/researcher/#key=$NEW_ADMIN_KEY"
+  else
+    say "  API key:    CRUCIBLE_API_KEY in $CREDENTIALS"
+  fi
+  say "  API docs:   $base/api/docs"
+  say "  Flower:     $base/flower/ ($1)"
 }
 
 # --- the docker sandbox backend, and Compose mode -------------------------------
@@ -250,34 +366,40 @@ FLOWER_BASIC_AUTH=crucible:$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 EOF
 )
   fi
+  grep -q '^CRUCIBLE_SERVICE_TOKEN=' "$COMPOSE_ENV" ||
+    printf 'CRUCIBLE_SERVICE_TOKEN=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" >>"$COMPOSE_ENV"
   # What this start chose, rewritten each time; the docker-socket-proxy mounts the engine's socket.
   local socket=/var/run/docker.sock
   case $DOCKER_HOST in unix://*) socket=${DOCKER_HOST#unix://} ;; esac
-  sed -i '/^CRUCIBLE_PORT=/d; /^CRUCIBLE_BIND=/d; /^CRUCIBLE_FLOWER_PORT=/d; /^CRUCIBLE_ENGINE_SOCKET=/d; /^# DOCKER_HOST=/d' "$COMPOSE_ENV"
-  printf 'CRUCIBLE_PORT=%s\nCRUCIBLE_BIND=%s\nCRUCIBLE_FLOWER_PORT=%s\nCRUCIBLE_ENGINE_SOCKET=%s\n# DOCKER_HOST=%s\n' \
-    "$PORT" "$BIND" "${CRUCIBLE_FLOWER_PORT:-5555}" "$socket" "$DOCKER_HOST" >>"$COMPOSE_ENV"
+  sed -i '/^CRUCIBLE_PORT=/d; /^CRUCIBLE_TLS_PORT=/d; /^CRUCIBLE_BIND=/d; /^CRUCIBLE_FLOWER_PORT=/d; /^CRUCIBLE_TLS_CERT=/d; /^CRUCIBLE_TLS_KEY=/d; /^CRUCIBLE_ENGINE_SOCKET=/d; /^# DOCKER_HOST=/d' "$COMPOSE_ENV"
+  printf 'CRUCIBLE_PORT=%s\nCRUCIBLE_TLS_PORT=%s\nCRUCIBLE_BIND=%s\nCRUCIBLE_TLS_CERT=%s\nCRUCIBLE_TLS_KEY=%s\nCRUCIBLE_ENGINE_SOCKET=%s\n# DOCKER_HOST=%s\n' \
+    "$PORT" "$TLS_PORT" "$BIND" "$TLS_CERT" "$TLS_KEY" "$socket" "$DOCKER_HOST" >>"$COMPOSE_ENV"
 }
 
 start_compose() {
   local flavour=$1
+  mkdir -p "$STATE_DIR"
+  prepare_certificate
+  # The nginx image serves the web app as built now.
+  build_web_app
   DOCKER_HOST=$("$ENGINE_SCRIPT" service-images) || die "no container engine for Compose mode"
   export DOCKER_HOST
   docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null ||
     "$ENGINE_SCRIPT" compose-tool >/dev/null
-  mkdir -p "$STATE_DIR"
   compose_files "$flavour" >"$COMPOSE_MARK"
   write_compose_env
   say "Starting Crucible with Docker Compose (project $COMPOSE_PROJECT, DOCKER_HOST=$DOCKER_HOST):"
   compose up -d --no-build --remove-orphans
   local deadline=$((SECONDS + ${CRUCIBLE_READY_TIMEOUT:-180}))
-  until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ready" 2>/dev/null; do
+  # Through the front door, over HTTPS (production redirects plain HTTP); -k:
+  # this asks whether it answers, not who it is.
+  until curl -kfsS -o /dev/null "https://127.0.0.1:$TLS_PORT/ready" 2>/dev/null; do
     [ $SECONDS -lt $deadline ] || { compose ps; die "the stack was not ready in time; see ./start-platform.sh logs"; }
     sleep 1
   done
+  ensure_admin_key "compose exec -T api crucible" "https://127.0.0.1:$TLS_PORT"
   say ""
-  say "Crucible is ready at http://localhost:$PORT"
-  say "  API docs:   http://localhost:$PORT/api/docs"
-  say "  Flower:     http://localhost:${CRUCIBLE_FLOWER_PORT:-5555}/flower (FLOWER_BASIC_AUTH in $COMPOSE_ENV)"
+  front_door_urls "FLOWER_BASIC_AUTH in $COMPOSE_ENV"
   say "  Status:     ./start-platform.sh status    Logs: ./start-platform.sh logs"
   say "  Stop it:    ./start-platform.sh stop"
 }
@@ -309,17 +431,22 @@ start_local() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   export CRUCIBLE_BROKER_URL=${CRUCIBLE_BROKER_URL:-redis://127.0.0.1:$REDIS_PORT/0}
   export CRUCIBLE_POOL_REDIS_URL=${CRUCIBLE_POOL_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/1}
+  export CRUCIBLE_CACHE_REDIS_URL=${CRUCIBLE_CACHE_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/2}
   export CRUCIBLE_STORAGE_URL=http://127.0.0.1:$STORAGE_PORT
   export CRUCIBLE_EXECUTOR_URL=http://127.0.0.1:$EXECUTOR_PORT  # registered in the pool
   export CRUCIBLE_DATABASE_URL=${CRUCIBLE_DATABASE_URL:-sqlite:///$STATE_DIR/crucible.db}
+  export CRUCIBLE_DATA_DIR=${CRUCIBLE_DATA_DIR:-$STATE_DIR/storage}
+  CRUCIBLE_SERVICE_TOKEN=$(service_token)
+  export CRUCIBLE_SERVICE_TOKEN
   export PROMETHEUS_MULTIPROC_DIR=$STATE_DIR/worker-metrics
+  # Before anything starts: production without a real certificate stops here.
+  configure_front_door
+  build_web_app
   say "Starting Crucible as local processes (state in $STATE_DIR):"
   for name in "${SERVICES[@]}"; do start_service "$name"; done
   wait_ready
   say ""
-  say "Crucible is ready at http://localhost:$PORT"
-  say "  API docs:   http://localhost:$PORT/api/docs"
-  say "  Flower:     http://localhost:$FLOWER_PORT/flower (user:password in $STATE_DIR/flower-credentials)"
+  front_door_urls "user:password in $STATE_DIR/flower-credentials"
   say "  Stop it:    ./start-platform.sh stop"
 }
 
@@ -333,6 +460,8 @@ start() {
       *) die "unknown option $arg (try --local, --compose, --prod)" ;;
     esac
   done
+  # Production: HTTPS only, with a real certificate (nginx/crucible-nginx.sh).
+  if [ "$flavour" = prod ]; then export CRUCIBLE_TLS_REQUIRED=1; fi
   if [ "$mode" = compose ] || { [ "$mode" = auto ] && docker_engine_answers; }; then
     start_compose "$flavour"
   else
@@ -362,6 +491,13 @@ status() {
   return $any
 }
 
+# `crucible keys …` against this platform's storage (SECURITY.md).
+keys() {
+  if compose_running; then compose exec -T api crucible keys "$@"; return; fi
+  CRUCIBLE_STORAGE_URL=http://127.0.0.1:$STORAGE_PORT CRUCIBLE_SERVICE_TOKEN=$(service_token) \
+    "$VENV/bin/crucible" keys "$@"
+}
+
 command=${1:-start}
 case $command in
   start) shift || true; start "$@" ;;
@@ -369,6 +505,7 @@ case $command in
   stop) shift; stop "$@" ;;
   status) status ;;
   logs) shift; logs "$@" ;;
-  -h|--help|help) sed -n '2,16p' "$0" ;;
-  *) die "unknown command $command (start, stop, status or logs)" ;;
+  keys) shift; keys "$@" ;;
+  -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d' ;;
+  *) die "unknown command $command (start, stop, status, logs or keys)" ;;
 esac

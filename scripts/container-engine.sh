@@ -267,6 +267,10 @@ cmd_service_images() {
   done
   local deploy=$ROOT/deploy
   build crucible/docker-socket-proxy:latest "$deploy/docker-socket-proxy/Dockerfile" "$deploy/docker-socket-proxy" "$deploy/docker-socket-proxy"
+  # The front door, with the web app as last built (frontend/dist, when there is one).
+  local web=()
+  [ -d "$ROOT/frontend/dist" ] && web=("$ROOT/frontend/dist")
+  build crucible/nginx:latest "$ROOT/nginx/Dockerfile" "$ROOT" "$ROOT/nginx" "$ROOT/.dockerignore" "${web[@]}"
   if is_our_podman "$HOST"; then
     # Stand-ins for the third-party images no registry can give us here: the
     # same servers, from Debian's packages (deploy/debian-images/).

@@ -1,5 +1,6 @@
 """docker-compose.yml, whole: every service up and healthy, an evaluation through the front
-door, and everything gone after, volumes included.
+door (the nginx service, the only one with published ports), and everything gone after,
+volumes included.
 
 Runs `./start-platform.sh --compose` as a user would, against the engine
 scripts/container-engine.sh provides (here: Podman, with Debian's docker-compose
@@ -8,6 +9,7 @@ scripts/container-engine.sh provides (here: Podman, with Debian's docker-compose
 
 import json
 import os
+import ssl
 import subprocess
 import time
 import uuid
@@ -18,16 +20,19 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.platform import read_admin_key
 from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_PLATFORM = REPO / "start-platform.sh"
 ENGINE = REPO / "scripts" / "container-engine.sh"
 SERVICES = {
+    "nginx",
     "api",
     "storage",
     "migrate",
     "celery-worker",
+    "beat",
     "flower",
     "executor-1",
     "executor-2",
@@ -52,12 +57,14 @@ def _project_filter(project: str) -> str:
 class Stack:
     def __init__(self, state_dir: Path) -> None:
         self.project = f"crucible-smoke-{uuid.uuid4().hex[:8]}"
+        self.state_dir = state_dir
         self.port = free_port()
+        self.tls_port = free_port()
         self.env = {
             **os.environ,
             "CRUCIBLE_STATE_DIR": str(state_dir),
             "CRUCIBLE_PORT": str(self.port),
-            "CRUCIBLE_FLOWER_PORT": str(free_port()),
+            "CRUCIBLE_TLS_PORT": str(self.tls_port),
             "CRUCIBLE_COMPOSE_PROJECT": self.project,
             "CRUCIBLE_READY_TIMEOUT": "240",
         }
@@ -116,8 +123,18 @@ def test_the_stack_comes_up_runs_an_evaluation_and_goes_away_whole(stack: Stack)
         if mount.get("Destination") == "/var/run/docker.sock"
     }
     assert socket_holders == {"docker-proxy"}
+    # Nothing but the front door can be reached from outside.
+    publishing = {
+        name
+        for name, c in by_service.items()
+        if any(port.get("PublicPort") for port in c.get("Ports") or [])
+    }
+    assert publishing == {"nginx"}
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as front_door:
+    admin = {"Authorization": f"Bearer {read_admin_key(stack.state_dir / 'credentials')}"}
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=admin
+    ) as front_door:
         submitted = front_door.post(
             "/api/evaluations",
             json={"code": "import sys; print(sys.stdin.read()[::-1])", "stdin": "olleh"},
@@ -136,6 +153,19 @@ def test_the_stack_comes_up_runs_an_evaluation_and_goes_away_whole(stack: Stack)
     assert found["stdout"] == "hello\n"
     assert found["executor"] in {"executor-1", "executor-2", "executor-3"}
     assert found["image_digest"].startswith("sha256:")
+
+    # The same front door over HTTPS, with the self-signed certificate made for the stack.
+    certificate = stack.state_dir / "tls" / "selfsigned.crt"
+    trusting = ssl.create_default_context(cafile=certificate)
+    with httpx.Client(
+        base_url=f"https://127.0.0.1:{stack.tls_port}", verify=trusting, headers=admin
+    ) as https:
+        queue = https.get("/api/queue")
+        web_app = https.get("/", follow_redirects=True)
+    assert queue.status_code == 200 and queue.json()["slots_total"] > 0
+    assert queue.headers["strict-transport-security"].startswith("max-age=")
+    assert web_app.url.path == "/researcher/" and web_app.status_code == 200
+    assert web_app.headers["content-type"].startswith("text/html")
 
     # The sandbox container is gone too: only the stack's own remain.
     sandboxes = _docker_api(
