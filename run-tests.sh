@@ -11,7 +11,12 @@ packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v bwrap >/dev/null || packages+=(bubblewrap)
 command -v curl >/dev/null || packages+=(curl)
+command -v nginx >/dev/null || packages+=(nginx-light)
+command -v openssl >/dev/null || packages+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+# The web app's build and component tests, and the browser tests' Chromium.
+command -v npm >/dev/null || packages+=(nodejs npm)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "run-tests: missing ${packages[*]}; install them or run as root" >&2; exit 1; }
   echo "Installing ${packages[*]} from Debian's packages..."
@@ -25,6 +30,10 @@ if ! command -v uv >/dev/null; then
   export PATH=$HOME/.local/bin:$PATH
 fi
 uv sync --frozen --quiet
+
+# The web app in frontend/dist, which the browser tests load from the front
+# door; nothing is done when nothing changed.
+scripts/build-frontend.sh
 
 # The docker sandbox backend's tests and the Compose smoke test need a Docker
 # Engine API and the images: Podman is installed and started where none answers.
