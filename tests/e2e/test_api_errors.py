@@ -59,6 +59,27 @@ def test_bad_list_parameters_are_422(platform: Platform) -> None:
     assert "owner" in owner.text
 
 
+def test_unknown_and_repeated_query_parameters_are_422(platform: Platform) -> None:
+    # Ignored, a typo would list everything; a repeat would keep its last value.
+    typo = platform.client.get("/api/evaluations", params={"stauts": "queued", "limit": 5})
+    assert typo.status_code == 422
+    assert typo.json()["detail"] == [
+        {
+            "type": "extra_forbidden",
+            "loc": ["query", "stauts"],
+            "msg": "no such query parameter",
+            "input": "queued",
+        }
+    ]
+    repeated = platform.client.get("/api/evaluations/count?active=maybe&active=true")
+    assert repeated.status_code == 422
+    assert repeated.json()["detail"][0]["loc"] == ["query", "active"]
+    assert repeated.json()["detail"][0]["input"] == ["maybe", "true"]
+    # Declared parameters given once still pass, as do operations without any.
+    assert platform.client.get("/api/evaluations/count?active=true").status_code == 200
+    assert platform.client.get("/api/queue").status_code == 200
+
+
 def test_health_ready_and_openapi(platform: Platform) -> None:
     assert platform.client.get("/health").json() == {"status": "ok"}
     assert platform.client.get("/ready").status_code == 200

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import CheckFunction
@@ -96,6 +96,8 @@ def _fuzz(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     def run(case: Case[Any]) -> None:
+        if mode is GenerationMode.NEGATIVE:
+            assume(not any(map(_sent_as_one_or_none, (case.query or {}).values())))
         case.call_and_validate(headers=headers, excluded_checks=_NOT_CHECKED.get(operation.label))
 
     run()
@@ -134,6 +136,16 @@ def test_every_operation_honours_the_document(
     assert failures == {}, "\n\n".join(f"{label}\n{why}" for label, why in failures.items())
     # A generator that broke would make every operation "unsatisfiable" and fuzz nothing.
     assert len(unsatisfiable) < len(operations), unsatisfiable
+
+
+def _sent_as_one_or_none(value: object) -> bool:
+    """A list of one value, or an empty list or object, reaches the server as
+    that value or as nothing at all: a request the document allows, whatever
+    Schemathesis generated it as. (The API refuses repeated and unknown query
+    parameters, which longer lists and objects become.)"""
+    if isinstance(value, list):
+        return len(value) <= 1
+    return value == {}
 
 
 def _describe(exc: BaseException) -> str:

@@ -3,12 +3,13 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from crucible_api.auth import AUTH_RESPONSES, KeyRing
 from crucible_api.body_limit import BodySizeLimit
 from crucible_api.fleet import Fleet
+from crucible_api.query_check import declared_query_only
 from crucible_api.queueing import EvaluationQueue
 from crucible_api.quotas import Quotas
 from crucible_api.routes import (
@@ -70,7 +71,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         statistics.router,
         keys.router,
     ):
-        app.include_router(router, prefix="/api", responses=AUTH_RESPONSES)
+        app.include_router(
+            router,
+            prefix="/api",
+            responses=AUTH_RESPONSES,
+            dependencies=[Depends(declared_query_only)],
+        )
     _add_storage_error_handlers(app)
     return app
 
