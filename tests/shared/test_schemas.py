@@ -8,7 +8,7 @@ from crucible_shared.schemas.evaluations import (
     EvaluationFilter,
     EvaluationUpdate,
 )
-from crucible_shared.schemas.keys import ApiKeyCreate
+from crucible_shared.schemas.keys import ApiKeyCreate, Role
 
 
 def test_defaults_come_from_the_limits() -> None:
@@ -67,3 +67,15 @@ def test_a_filter_time_is_iso_8601_not_a_unix_time(number: object) -> None:
 def test_an_update_carries_what_its_status_needs(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         EvaluationUpdate.model_validate(fields)
+
+
+@pytest.mark.parametrize("name", ["José", "名前", "a\tb", ""])
+def test_a_key_name_is_what_the_documents_pattern_allows(name: str) -> None:
+    # The document's pattern is checked by clients as JSON Schema (ASCII `\w`),
+    # the API's by pydantic: a name one accepts and the other refuses was a bug.
+    with pytest.raises(ValidationError):
+        ApiKeyCreate(name=name, role=Role.RESEARCHER)
+
+
+def test_a_key_name_takes_ascii_words_spaces_and_punctuation() -> None:
+    assert ApiKeyCreate(name="ci-bot_2 alice@lab.example", role=Role.RESEARCHER).name

@@ -23,7 +23,17 @@ class Role(StrEnum):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w .@-]+$")]
+    # ASCII spelled out: `\w` is Unicode to pydantic and ASCII to JSON Schema,
+    # so the document and the API would disagree about "José".
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[A-Za-z0-9_ .@-]+$",
+            description="ASCII letters and digits, space, and _ . @ -",
+        ),
+    ]
     role: Role
     max_running: Annotated[
         int, Bounded(limits.MAX_RUNNING_PER_KEY, "Evaluations queued or running at once.")
