@@ -485,14 +485,27 @@ def _inspect(container: Any) -> dict[str, Any]:
     return attrs
 
 
+# Podman refuses to remove a container caught between running and stopped
+# ("could not be stopped ... container state improper: stopped"); a moment
+# later the same call removes it.
+_REMOVE_ATTEMPTS = 3
+_REMOVE_RETRY_SECONDS = 0.5
+
+
 def _remove(container: Any) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except _ENGINE_ERRORS as exc:
-        # Labelled: the next start-up's sweep removes it.
-        logger.error("cannot remove container %s: %s", container.id, exc)
+    for attempt in range(1, _REMOVE_ATTEMPTS + 1):
+        try:
+            container.remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except _ENGINE_ERRORS as exc:
+            if attempt == _REMOVE_ATTEMPTS:
+                # Labelled: the next start-up's sweep removes it.
+                logger.error("cannot remove container %s: %s", container.id, exc)
+                return
+            logger.warning("removing container %s, attempt %d: %s", container.id, attempt, exc)
+            time.sleep(_REMOVE_RETRY_SECONDS)
 
 
 def _digest(image_id: str) -> str | None:
