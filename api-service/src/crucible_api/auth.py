@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from threading import Lock
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from crucible_api.deps import app_state
 from crucible_shared import limits
 from crucible_shared.ids import new_id
 from crucible_shared.schemas.evaluations import Evaluation
@@ -96,8 +97,11 @@ BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+KeyRingDep = Annotated[KeyRing, app_state("keys")]
+
+
 def authenticated(
-    request: Request,
+    ring: KeyRingDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_api_key_header)],
 ) -> StoredKey:
@@ -108,7 +112,6 @@ def authenticated(
             detail="an API key is required: send `Authorization: Bearer <key>` or `X-API-Key`",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    ring: KeyRing = request.app.state.keys
     key = ring.find(presented)
     if key is None:
         raise HTTPException(

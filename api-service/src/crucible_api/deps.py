@@ -1,43 +1,30 @@
 """What route handlers receive, as named dependencies."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from crucible_api.fleet import Fleet
 from crucible_api.queueing import EvaluationQueue
 from crucible_api.quotas import Quotas
 from crucible_api.updates import EvaluationUpdates
+from crucible_shared import limits
 from crucible_shared.storage_client import StorageClient
 
 
-def _storage(request: Request) -> StorageClient:
-    storage: StorageClient = request.app.state.storage
-    return storage
+def app_state(name: str) -> Any:
+    """A dependency handing the route `app.state.<name>`, made once at start-up;
+    the type the route sees is the one its `Annotated` alias declares."""
+
+    def read(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return Depends(read)
 
 
-def _queue(request: Request) -> EvaluationQueue:
-    queue: EvaluationQueue = request.app.state.queue
-    return queue
-
-
-def _fleet(request: Request) -> Fleet:
-    fleet: Fleet = request.app.state.fleet
-    return fleet
-
-
-def _quotas(request: Request) -> Quotas:
-    quotas: Quotas = request.app.state.quotas
-    return quotas
-
-
-def _updates(request: Request) -> EvaluationUpdates:
-    updates: EvaluationUpdates = request.app.state.updates
-    return updates
-
-
-StorageDep = Annotated[StorageClient, Depends(_storage)]
-QueueDep = Annotated[EvaluationQueue, Depends(_queue)]
-FleetDep = Annotated[Fleet, Depends(_fleet)]
-QuotasDep = Annotated[Quotas, Depends(_quotas)]
-UpdatesDep = Annotated[EvaluationUpdates, Depends(_updates)]
+StorageDep = Annotated[StorageClient, app_state("storage")]
+QueueDep = Annotated[EvaluationQueue, app_state("queue")]
+FleetDep = Annotated[Fleet, app_state("fleet")]
+QuotasDep = Annotated[Quotas, app_state("quotas")]
+UpdatesDep = Annotated[EvaluationUpdates, app_state("updates")]
+PageSize = Annotated[int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)]

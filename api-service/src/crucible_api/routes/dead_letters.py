@@ -1,9 +1,7 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from crucible_api.auth import Admin
-from crucible_api.deps import QueueDep, StorageDep
+from crucible_api.deps import PageSize, QueueDep, StorageDep
 from crucible_api.submission import enqueue_or_close
 from crucible_shared import limits
 from crucible_shared.schemas.evaluations import DeadLetter, Evaluation
@@ -16,9 +14,7 @@ router = APIRouter(prefix="/dead-letters", tags=["dead-letters"])
 def list_dead_letters(
     caller: Admin,
     storage: StorageDep,
-    limit: Annotated[
-        int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)
-    ] = limits.LIST_PAGE_SIZE.default,
+    limit: PageSize = limits.LIST_PAGE_SIZE.default,
 ) -> list[DeadLetter]:
     """Evaluations the platform gave up on, newest first."""
     return storage.list_dead_letters(limit=limit)

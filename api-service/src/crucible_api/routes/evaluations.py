@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from crucible_api.auth import BODY_RESPONSES, Reader, Submitter, owner_scope, require_visible
-from crucible_api.deps import FleetDep, QueueDep, QuotasDep, StorageDep
+from crucible_api.deps import FleetDep, PageSize, QueueDep, QuotasDep, StorageDep
 from crucible_api.metrics import SUBMISSIONS
 from crucible_api.queueing import EvaluationQueue, QueueUnavailable
 from crucible_api.submission import enqueue_or_close, submit_many
@@ -96,9 +96,7 @@ def list_evaluations(
     caller: Reader,
     storage: StorageDep,
     where: Filter,
-    limit: Annotated[
-        int, Query(ge=limits.LIST_PAGE_SIZE.minimum, le=limits.LIST_PAGE_SIZE.maximum)
-    ] = limits.LIST_PAGE_SIZE.default,
+    limit: PageSize = limits.LIST_PAGE_SIZE.default,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> EvaluationPage:
     """Summaries, newest first, a page at a time; deleted ones only if asked."""

@@ -1,8 +1,8 @@
 """`/api/keys`: API key management, for admins."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from crucible_api.auth import BODY_RESPONSES, Admin, KeyRing, make_key
+from crucible_api.auth import BODY_RESPONSES, Admin, KeyRingDep, make_key
 from crucible_api.deps import StorageDep
 from crucible_shared.schemas.keys import ApiKey, ApiKeyCreate, ApiKeyCreated
 
@@ -21,9 +21,8 @@ def list_keys(caller: Admin, storage: StorageDep) -> list[ApiKey]:
 
 
 @router.delete("/{key_id}", responses={404: {"description": "No key has this id."}})
-def revoke_key(key_id: str, caller: Admin, storage: StorageDep, request: Request) -> ApiKey:
+def revoke_key(key_id: str, caller: Admin, storage: StorageDep, ring: KeyRingDep) -> ApiKey:
     """Revoked at once on this API process, within seconds on the others."""
     revoked = storage.revoke_key(key_id)
-    ring: KeyRing = request.app.state.keys
     ring.forget(key_id)
     return ApiKey.model_validate(revoked.model_dump())
