@@ -39,6 +39,7 @@ class Timing:
 
 
 def report(tallies: list[Tally], timings: list[Timing], now: datetime) -> StatisticsReport:
+    """`timings` are those of the evaluations finished within WINDOW before `now`."""
     overall = _statistics(tallies, timings, now)
     per_priority = {
         priority: _statistics(
@@ -99,10 +100,6 @@ def _nearest_rank(ordered: list[float], percentile: int) -> float:
 def _per_minute(timings: list[Timing], now: datetime) -> list[ThroughputBucket]:
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     minutes = int(WINDOW / timedelta(minutes=1))
-    counts = Counter(
-        timing.finished_at.replace(second=0, microsecond=0)
-        for timing in timings
-        if timing.finished_at >= now - WINDOW
-    )
+    counts = Counter(timing.finished_at.replace(second=0, microsecond=0) for timing in timings)
     starts = [end - timedelta(minutes=minutes - index) for index in range(minutes)]
     return [ThroughputBucket(start=start, finished=counts.get(start, 0)) for start in starts]

@@ -61,7 +61,9 @@ class FileObjects:
                 path.parent.rmdir()
 
     def keys(self, prefix: str) -> Iterator[str]:
-        for path in self._root.rglob("*"):
+        # Only the prefix's own directory is walked: the blobs' count must not
+        # read every evaluation document too.
+        for path in (self._root / prefix.rpartition("/")[0]).rglob("*"):
             if path.is_file() and not path.name.startswith(".tmp-"):
                 key = path.relative_to(self._root).as_posix()
                 if key.startswith(prefix):
