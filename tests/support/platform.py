@@ -91,27 +91,26 @@ class Platform:
         return evaluation
 
     def wait_terminal(self, evaluation_id: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            evaluation: dict[str, Any] = self.client.get(f"/api/evaluations/{evaluation_id}").json()
-            if evaluation["status"] in ("completed", "failed", "cancelled"):
-                return evaluation
-            time.sleep(0.05)
-        raise TimeoutError(
-            f"evaluation {evaluation_id} not finished after {timeout} s: {evaluation}"
-        )
+        return self._wait_for(evaluation_id, {"completed", "failed", "cancelled"}, timeout)
 
     def run(self, **body: Any) -> dict[str, Any]:
         return self.wait_terminal(self.submit(**body)["id"])
 
     def wait_status(self, evaluation_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+        return self._wait_for(evaluation_id, {status}, timeout)
+
+    def _wait_for(self, evaluation_id: str, statuses: set[str], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             evaluation: dict[str, Any] = self.client.get(f"/api/evaluations/{evaluation_id}").json()
-            if evaluation["status"] == status:
+            if evaluation["status"] in statuses:
                 return evaluation
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"evaluation {evaluation_id} not {' or '.join(sorted(statuses))} "
+                    f"after {timeout} s: {evaluation}"
+                )
             time.sleep(0.05)
-        raise TimeoutError(f"evaluation {evaluation_id} never {status}: {evaluation}")
 
     def kill(self, service: str) -> None:
         """kill -9 of the service's whole process group, as a crash would."""
