@@ -17,7 +17,7 @@ from redis import Redis
 from crucible_api.auth import make_key
 from crucible_shared import redis_keys
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
-from crucible_shared.queues import queue_for
+from crucible_shared.pool.ready import ReadyQueue
 from crucible_shared.schemas.evaluations import EvaluationCreate, EvaluationUpdate
 from crucible_shared.schemas.keys import ApiKeyCreate, Role
 from crucible_shared.settings import StorageClientSettings
@@ -198,23 +198,20 @@ def test_a_message_triggers_a_read_so_a_duplicate_sends_nothing_new(services: Se
 
 def test_a_queued_evaluation_s_place_in_line_is_sent_as_it_moves(services: Services) -> None:
     evaluation_id = _new_evaluation(services)
-    queue = queue_for(Priority.NORMAL)
-    # kombu pushes on the left and workers pop from the right; a message
-    # names its evaluation in its headers.
-    services.broker.lpush(queue, json.dumps({"headers": {"argsrepr": f"('{evaluation_id}',)"}}))
+    ready = ReadyQueue(services.broker)  # the pool Redis, here the broker's
+    ready.enqueue([evaluation_id], owner="stream-tests", priority=Priority.NORMAL)
     positions = []
-    try:
-        with services.stream(evaluation_id) as response:
-            for _, data in _sse_events(response.iter_lines()):
-                positions.append(json.loads(data)["queue_position"])
-                if len(positions) == 1:
-                    # Another message ahead of it: its place changes with no
-                    # transition of its own, and nothing on its channel.
-                    services.broker.rpush(queue, json.dumps({"headers": {"argsrepr": "('x',)"}}))
-                elif len(positions) == 2:
-                    services.move(evaluation_id, EvaluationUpdate(status=_S.CANCELLED))
-    finally:
-        services.broker.delete(queue)
+    with services.stream(evaluation_id) as response:
+        for _, data in _sse_events(response.iter_lines()):
+            positions.append(json.loads(data)["queue_position"])
+            if len(positions) == 1:
+                # A retry goes ahead of it: its place changes with no
+                # transition of its own, and nothing on its channel.
+                ready.enqueue(
+                    ["retry"], owner="stream-tests", priority=Priority.NORMAL, where="front"
+                )
+            elif len(positions) == 2:
+                services.move(evaluation_id, EvaluationUpdate(status=_S.CANCELLED))
 
     assert positions == [1, 2, None]
 

@@ -5,6 +5,7 @@ slot, so that the order in which evaluations run is the platform's choice
 and nothing else's.
 """
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis import Redis
 
+from crucible_shared.executor_registry import deregister_executor, register_executor
 from crucible_shared.schemas.evaluations import OwnedSubmission
 from crucible_shared.settings import StorageClientSettings
 from crucible_shared.storage_client import StorageClient
 from tests.support.platform import Platform, local_platform
+from tests.support.ports import free_port
 
 SERIAL = {
     "CRUCIBLE_WORKER_CONCURRENCY": "1",
@@ -26,7 +30,6 @@ SERIAL = {
     "CRUCIBLE_EXECUTOR_HEARTBEAT_TTL_SECONDS": "2",
     "CRUCIBLE_REAPER_INTERVAL_SECONDS": "0.5",
     "CRUCIBLE_RETRY_BACKOFF_SECONDS": "0.2",
-    "CRUCIBLE_SLOT_WAIT_SECONDS": "3",
     "CRUCIBLE_REQUEUE_UNQUEUED_AFTER_SECONDS": "2",
 }
 
@@ -134,11 +137,8 @@ def test_a_worker_killed_mid_run_loses_nothing(serial: Platform) -> None:
 
 
 def test_an_executor_killed_mid_run_leaves_nothing_running(tmp_path: Path) -> None:
-    # The retries must outlast the executor's restart (a few seconds here):
-    # with 3 s of waiting for a slot per attempt they do not, and the
-    # evaluation is rightly failed.
-    settings = {**SERIAL, "CRUCIBLE_SLOT_WAIT_SECONDS": "20"}
-    with local_platform(tmp_path / "state", **settings) as serial:
+    # While no executor is up, the retry waits for a slot: waiting is not a fault.
+    with local_platform(tmp_path / "state", **SERIAL) as serial:
         victim = serial.submit(code=BLOCKER.format(seconds=30))
         serial.wait_status(victim["id"], "running")
 
@@ -155,15 +155,38 @@ def test_an_executor_killed_mid_run_leaves_nothing_running(tmp_path: Path) -> No
 
 
 def test_what_keeps_failing_is_dead_lettered_and_can_be_requeued(tmp_path: Path) -> None:
-    settings = {**SERIAL, "CRUCIBLE_MAX_RETRIES": "1", "CRUCIBLE_SLOT_WAIT_SECONDS": "0.5"}
+    settings = {**SERIAL, "CRUCIBLE_MAX_RETRIES": "1"}
     with local_platform(tmp_path / "state", **settings) as platform:
         platform.kill("executor-service")
-        time.sleep(2.5)  # its registration expires: no executor is left in the pool
+        # In its place, an executor that the pool lists but nothing answers
+        # for: every attempt on it is a platform fault.
+        pool = Redis.from_url(f"redis://127.0.0.1:{platform.env['CRUCIBLE_REDIS_PORT']}/1")
+        ghost = threading.Event()
 
-        failed = platform.run(code="print('again')")
+        def haunt() -> None:
+            while not ghost.is_set():
+                register_executor(
+                    pool,
+                    executor_id="ghost",
+                    url=f"http://127.0.0.1:{free_port()}",
+                    backend="process",
+                    capacity=1,
+                    ttl_seconds=5,
+                )
+                ghost.wait(0.1)
+
+        haunting = threading.Thread(target=haunt)
+        haunting.start()
+        try:
+            failed = platform.run(code="print('again')")
+        finally:
+            ghost.set()
+            haunting.join()
+        deregister_executor(pool, executor_id="ghost")
 
         assert failed["status"] == "failed"
         assert "gave up after 2 attempts" in failed["error"]
+        assert failed["attempts"] == 2
         letters = platform.client.get("/api/dead-letters").json()
         assert [letter["evaluation_id"] for letter in letters] == [failed["id"]]
 
@@ -175,6 +198,7 @@ def test_what_keeps_failing_is_dead_lettered_and_can_be_requeued(tmp_path: Path)
         assert platform.wait_terminal(requeued.json()["id"])["stdout"] == "again\n"
         again = platform.client.post(f"/api/dead-letters/{letters[0]['id']}/requeue")
         assert again.status_code == 409
+        pool.close()
 
 
 def test_redis_restarted_while_evaluations_wait(serial: Platform) -> None:
@@ -193,9 +217,9 @@ def test_redis_restarted_while_evaluations_wait(serial: Platform) -> None:
     assert [d["stdout"] for d in done[1:]] == [f"{n}\n" for n in range(5)]
 
 
-def test_a_queued_evaluation_whose_message_was_lost_still_runs(serial: Platform) -> None:
-    # Stored as the API stores it, but never sent to a queue: as if the
-    # message were lost, or held by a worker that died before starting it.
+def test_a_queued_evaluation_never_queued_still_runs(serial: Platform) -> None:
+    # Stored as the API stores it, but never put in the ready queue: as if
+    # the API died between the two.
     storage = StorageClient(
         StorageClientSettings(
             storage_url=f"http://127.0.0.1:{serial.env['CRUCIBLE_STORAGE_PORT']}",
@@ -208,24 +232,31 @@ def test_a_queued_evaluation_whose_message_was_lost_still_runs(serial: Platform)
     finished = serial.wait_terminal(orphan.id, timeout=60)
 
     assert (finished["status"], finished["stdout"]) == ("completed", "found again\n")
-    assert "is queued in no queue; sending it again" in serial.log("celery-worker")
+    assert f"evaluation {orphan.id} is queued in no ready line" in serial.log("celery-worker")
 
 
-def test_an_evaluation_waiting_for_a_slot_is_not_sent_twice(tmp_path: Path) -> None:
-    # Two worker processes and one slot: the second evaluation's worker waits
-    # for the slot, and retries, past the reaper's threshold (2 s) with its
-    # message in no queue. The reaper must see that a live worker has it.
+def test_an_evaluation_waiting_for_a_slot_spends_no_attempt(tmp_path: Path) -> None:
+    # Two worker processes and one slot: the second evaluation waits for the
+    # slot, past the reaper's threshold (2 s). Waiting is neither a fault nor
+    # a loss: it runs once, on its first attempt, and is never queued again.
     settings = {**SERIAL, "CRUCIBLE_WORKER_CONCURRENCY": "2"}
     with local_platform(tmp_path / "state", **settings) as platform:
         blocker = platform.submit(code=BLOCKER.format(seconds=6))
         platform.wait_status(blocker["id"], "running")
         waiting = platform.submit(code="print('waited')")
+        time.sleep(3)
+        assert platform.client.get(f"/api/evaluations/{waiting['id']}").json()["status"] == "queued"
 
         done = platform.wait_terminal(waiting["id"], timeout=60)
 
-        assert (done["status"], done["stdout"]) == ("completed", "waited\n")
+        assert (done["status"], done["stdout"], done["attempts"]) == ("completed", "waited\n", 1)
         assert platform.wait_terminal(blocker["id"])["status"] == "completed"
-        log = platform.log("celery-worker")
-        assert f"evaluation {waiting['id']} is queued in no queue" not in log
-        # It did wait for the slot, so the test tested something.
-        assert "no executor slot came free" in log
+        assert _statuses(platform, waiting["id"]) == [
+            "queued",
+            "provisioning",
+            "running",
+            "completed",
+        ]
+        assert f"evaluation {waiting['id']} is queued in no ready line" not in platform.log(
+            "celery-worker"
+        )

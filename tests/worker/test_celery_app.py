@@ -1,10 +1,10 @@
 """Pins the worker's Celery wiring: task names, queues and delivery guarantees."""
 
 from crucible_shared.queues import (
+    DISPATCH_TASK,
     MAINTENANCE_QUEUE,
     PURGE_DELETED_TASK,
     QUEUES_BY_PRIORITY,
-    RUN_EVALUATION_TASK,
 )
 from crucible_worker.celery_app.app import app
 from crucible_worker.evaluations import retry_delay
@@ -13,7 +13,7 @@ from crucible_worker.evaluations import retry_delay
 def test_registered_tasks() -> None:
     app.loader.import_default_modules()
     ours = {name for name in app.tasks if not name.startswith("celery.")}
-    assert ours == {RUN_EVALUATION_TASK, PURGE_DELETED_TASK}
+    assert ours == {DISPATCH_TASK, PURGE_DELETED_TASK}
 
 
 def test_beat_schedules_the_purge_on_the_maintenance_queue() -> None:

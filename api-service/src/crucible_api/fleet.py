@@ -15,21 +15,18 @@ class Fleet:
         self._redis = bounded_redis(settings.pool_redis_url)
         self._worker_ttl = settings.worker_heartbeat_ttl_seconds
 
-    def overview(self, depths: dict[str, int]) -> QueueOverview:
+    def overview(self, depths: dict[Priority, int]) -> QueueOverview:
         executors = pool_status(self._redis)
         live = [executor for executor in executors if executor.alive]
         workers = self._redis.zcount(redis_keys.WORKERS, time.time() - self._worker_ttl, "+inf")
         return QueueOverview(
-            depths={Priority(name): depth for name, depth in depths.items()},
+            depths=depths,
             workers_online=workers,
             executors=executors,
             slots_total=sum(executor.capacity for executor in live),
             leases_held=sum(executor.slots_in_use for executor in executors),
             lease_double_releases=int(self._redis.get(redis_keys.LEASE_DOUBLE_RELEASES) or 0),
         )
-
-    def announce_cancellation(self, evaluation_id: str) -> None:
-        self._redis.publish(redis_keys.CANCELLATIONS_CHANNEL, evaluation_id)
 
     def close(self) -> None:
         self._redis.close()

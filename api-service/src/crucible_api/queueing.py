@@ -1,25 +1,29 @@
-"""The Celery queues as the API sees them: putting evaluations on, and looking in.
+"""The queue as the API sees it: evaluations into the ready queue, a dispatch
+message per evaluation onto the Celery queue of its priority, and looking in.
 
-The API enqueues by task name and never imports the worker.
+The API sends tasks by name and never imports the worker.
 """
 
-from importlib.resources import files
+from collections import defaultdict
+from collections.abc import Sequence
 
 from celery import Celery
 from redis.exceptions import RedisError
 
 from crucible_shared.lifecycle import Priority
-from crucible_shared.queues import QUEUES_BY_PRIORITY, RUN_EVALUATION_TASK, queue_for
+from crucible_shared.pool.ready import ReadyQueue
+from crucible_shared.queues import DISPATCH_TASK, queue_for
 from crucible_shared.redis_client import bounded_redis
-from crucible_shared.settings import BrokerSettings
+from crucible_shared.schemas.evaluations import EvaluationSummary
+from crucible_shared.settings import ApiSettings
 
 
 class QueueUnavailable(Exception):
-    """The broker did not answer."""
+    """The broker or the pool Redis did not answer."""
 
 
 class EvaluationQueue:
-    def __init__(self, settings: BrokerSettings) -> None:
+    def __init__(self, settings: ApiSettings) -> None:
         self._celery = Celery("crucible-api", broker=settings.broker_url, set_as_current=False)
         self._celery.conf.update(
             # Fail fast while Redis is down: the caller answers 503 instead of hanging.
@@ -31,43 +35,55 @@ class EvaluationQueue:
                 "interval_step": 0.2,
             },
         )
-        self._redis = bounded_redis(settings.broker_url)
-        self._position = self._redis.register_script(
-            files(__package__).joinpath("queue_position.lua").read_text()
-        )
+        self._redis = bounded_redis(settings.pool_redis_url)
+        self._broker = bounded_redis(settings.broker_url)
+        self._ready = ReadyQueue(self._redis)
 
-    def enqueue(self, evaluation_id: str, priority: Priority) -> None:
+    def enqueue(self, evaluations: Sequence[EvaluationSummary], *, max_running: int | None) -> None:
+        """Into the ready queue, each in its key's line; then one dispatch message each."""
+        lines: dict[tuple[str | None, Priority], list[str]] = defaultdict(list)
+        for evaluation in evaluations:
+            lines[(evaluation.owner, evaluation.priority)].append(evaluation.id)
         try:
-            self._celery.send_task(
-                RUN_EVALUATION_TASK, args=[evaluation_id], queue=queue_for(priority)
-            )
+            for (owner, priority), ids in lines.items():
+                self._ready.enqueue(ids, owner=owner, priority=priority, max_running=max_running)
+            with self._celery.producer_or_acquire() as producer:
+                for (_, priority), ids in lines.items():
+                    for _ in ids:
+                        self._celery.send_task(
+                            DISPATCH_TASK, queue=queue_for(priority), producer=producer
+                        )
         except Exception as exc:  # kombu surfaces broker faults under many types
             raise QueueUnavailable(str(exc)) from exc
 
-    def position(self, evaluation_id: str, priority: Priority) -> int | None:
-        """1 when it runs next in its queue; None when it is not waiting there."""
+    def position(self, evaluation_id: str) -> int | None:
+        """1 when it is its key's next at its priority; None when it is not waiting."""
         try:
-            found = self._position(keys=[queue_for(priority)], args=[evaluation_id])
+            return self._ready.position(evaluation_id)
         except RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
-        return int(found) if found is not None else None
 
-    def depths(self) -> dict[str, int]:
+    def depths(self) -> dict[Priority, int]:
         try:
-            with self._redis.pipeline() as pipe:
-                for name in QUEUES_BY_PRIORITY:
-                    pipe.llen(name)
-                lengths = pipe.execute()
+            return self._ready.depths()
         except RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
-        return dict(zip(QUEUES_BY_PRIORITY, lengths, strict=True))
+
+    def cancel(self, evaluation_ids: list[str]) -> None:
+        """Neither dispatched nor let run on: dispatch skips them, and executors
+        kill their sandboxes (at once, and at their next heartbeat if they missed it)."""
+        try:
+            self._ready.cancel(evaluation_ids)
+        except RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
 
     def ready(self) -> bool:
         try:
-            return bool(self._redis.ping())
+            return bool(self._redis.ping() and self._broker.ping())
         except RedisError:
             return False
 
     def close(self) -> None:
         self._celery.close()
         self._redis.close()
+        self._broker.close()

@@ -1,25 +1,21 @@
-"""Per-key quotas: evaluations in flight at once, and submissions per minute."""
+"""Per-key quotas the API checks: submissions per minute, and what can never be admitted.
+
+A key's backlog bound (`max_queued`) is checked by storage as it stores the
+submissions, in the same step; its share of slots (`max_running`) is kept
+by dispatch. What is left here is the brake on a runaway script.
+"""
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 from fastapi import HTTPException, status
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from crucible_shared import redis_keys
 from crucible_shared.redis_client import bounded_redis
-from crucible_shared.schemas.evaluations import EvaluationFilter
 from crucible_shared.schemas.keys import StoredKey
-from crucible_shared.storage_client import StorageClient
 
 _log = logging.getLogger(__name__)
-# A guess at when one of the caller's evaluations will have finished.
-_RUNNING_RETRY_AFTER_SECONDS = 5
-# Longest a submission holds its key's turn (a storage call is bounded by
-# 10 s), and longest the next one waits for it.
-_TURN_SECONDS = 15
 
 
 class Quotas:
@@ -29,46 +25,12 @@ class Quotas:
     def close(self) -> None:
         self._redis.close()
 
-    @contextmanager
-    def admitting(self, key: StoredKey, submissions: int, storage: StorageClient) -> Iterator[None]:
-        """Counts `submissions` against the key's quotas, or refuses them with a
-        429; the body is where they are stored.
-
-        One key's submissions take turns through it: two at once would both
-        count the evaluations in flight before either stored its own, and
-        both pass. The turn is a Redis lock, and fails open like the counter.
-        """
-        turn = self._redis.lock(
-            redis_keys.key_admission(key.id),
-            timeout=_TURN_SECONDS,
-            blocking_timeout=_TURN_SECONDS,
-            sleep=0.01,
-        )
-        try:
-            if not turn.acquire():
-                raise _too_many("this key's other submissions are still being admitted", 1)
-            held = True
-        except RedisError as exc:
-            _log.warning("admission lock unavailable: %s", exc)
-            held = False
-        try:
-            self._admit(key, submissions, storage)
-            yield
-        finally:
-            if held:
-                # Expired meanwhile (LockError), or Redis gone: the lock's own
-                # timeout frees the turn.
-                with suppress(LockError, RedisError):
-                    turn.release()
-
-    def _admit(self, key: StoredKey, submissions: int, storage: StorageClient) -> None:
-        in_flight = storage.count_evaluations(EvaluationFilter(owner=key.id, active=True))
-        if in_flight + submissions > key.max_running:
-            raise _too_many(
-                f"this key may have {key.max_running} evaluations queued or running at once; "
-                f"it has {in_flight}",
-                _RUNNING_RETRY_AFTER_SECONDS,
-            )
+    def admit(self, key: StoredKey, submissions: int) -> None:
+        """Counts `submissions` against the key's minute, or refuses them: 422 when
+        no wait could admit them, 429 with an honest `Retry-After` when one can."""
+        never = _never_admitted(key, submissions)
+        if never is not None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=never)
         minute, into = divmod(int(time.time()), 60)
         counter = redis_keys.key_submissions(key.id, minute)
         try:
@@ -77,20 +39,33 @@ class Quotas:
             pipeline.expire(counter, 120)
             made = int(pipeline.execute()[0])
         except RedisError as exc:
-            # The per-minute limit fails open: a counter that is away should not
-            # refuse every submission, and the in-flight quota still holds.
+            # Fails open: a counter that is away should not refuse every
+            # submission, and the backlog bound still holds.
             _log.warning("submission counter unavailable: %s", exc)
             return
         if made > key.submissions_per_minute:
-            raise _too_many(
-                f"this key may submit {key.submissions_per_minute} evaluations a minute",
-                60 - into,
+            # Given back: refused submissions are not submissions.
+            try:
+                self._redis.decrby(counter, submissions)
+            except RedisError as exc:
+                _log.warning("submission counter unavailable: %s", exc)
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"this key may submit {key.submissions_per_minute} evaluations a minute; "
+                f"{made - submissions} were submitted in this one",
+                headers={"Retry-After": str(60 - into)},
             )
 
 
-def _too_many(detail: str, retry_after: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=detail,
-        headers={"Retry-After": str(retry_after)},
-    )
+def _never_admitted(key: StoredKey, submissions: int) -> str | None:
+    if submissions > key.max_queued:
+        return (
+            f"{submissions} submissions exceed this key's backlog bound, max_queued "
+            f"{key.max_queued}: split them"
+        )
+    if submissions > key.submissions_per_minute:
+        return (
+            f"{submissions} submissions exceed this key's submissions_per_minute "
+            f"{key.submissions_per_minute}: split them"
+        )
+    return None

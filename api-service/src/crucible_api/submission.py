@@ -1,7 +1,13 @@
-"""Enqueueing freshly stored evaluations, closing those the queue cannot take."""
+"""Accepting submissions: counted against the key, stored, then queued.
 
-from contextlib import AbstractContextManager
-from typing import Any
+Stored before queued: an evaluation is accepted once storage has it, and a
+crash before it reaches the ready queue is repaired by the reaper, which
+queues what storage has queued and Redis does not. Should the queue refuse
+outright, the evaluation is closed as `failed` rather than left to wait.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, status
 from pydantic import ValidationError
@@ -9,77 +15,115 @@ from pydantic_core import ErrorDetails
 
 from crucible_api.metrics import SUBMISSIONS
 from crucible_api.queueing import EvaluationQueue, QueueUnavailable
-from crucible_shared.lifecycle import EvaluationStatus
+from crucible_api.quotas import Quotas
+from crucible_shared.schemas.commands import FailCommand
 from crucible_shared.schemas.evaluations import (
     BatchItem,
     BatchResult,
     Evaluation,
     EvaluationCreate,
     EvaluationSummary,
-    EvaluationUpdate,
     OwnedSubmission,
 )
-from crucible_shared.storage_client import StorageClient
+from crucible_shared.schemas.keys import StoredKey
+from crucible_shared.storage_client import BacklogFull, StorageClient
+
+T = TypeVar("T")
+_QUEUE_DOWN = "the queue (Redis) is unavailable; the evaluation was not accepted, submit it again"
+
+
+def submit_one(
+    submission: EvaluationCreate,
+    caller: StoredKey,
+    storage: StorageClient,
+    queue: EvaluationQueue,
+    quotas: Quotas,
+) -> Evaluation:
+    quotas.admit(caller, 1)
+    evaluation = _admitted(
+        lambda: storage.create_evaluation(
+            OwnedSubmission(**submission.model_dump(), owner=caller.id),
+            max_queued=caller.max_queued,
+        )
+    )
+    enqueue_or_close(evaluation, storage, queue, max_running=caller.max_running)
+    return evaluation
 
 
 def enqueue_or_close(
-    evaluation: Evaluation, storage: StorageClient, queue: EvaluationQueue
+    evaluation: Evaluation,
+    storage: StorageClient,
+    queue: EvaluationQueue,
+    *,
+    max_running: int | None,
 ) -> None:
-    failure = _enqueue_or_fail(evaluation, storage, queue)
+    """Queues one stored evaluation; 503 (and the evaluation failed) if the queue refuses."""
+    failure = _enqueue_or_close([evaluation], storage, queue, max_running)
     if failure is not None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the queue (Redis) is unavailable; the evaluation was not accepted, "
-            "submit it again shortly",
-        ) from failure
-
-
-def _enqueue_or_fail(
-    evaluation: EvaluationSummary, storage: StorageClient, queue: EvaluationQueue
-) -> QueueUnavailable | None:
-    """Queues a stored evaluation, or says why it could not and closes it: the
-    record exists but will never run, and nothing accepted may be left
-    without a terminal status."""
-    try:
-        queue.enqueue(evaluation.id, evaluation.priority)
-    except QueueUnavailable as exc:
-        storage.update_evaluation(
-            evaluation.id,
-            EvaluationUpdate(status=EvaluationStatus.FAILED, error=f"could not be queued: {exc}"),
-        )
-        return exc
-    return None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=_QUEUE_DOWN) from failure
 
 
 def submit_many(
     submissions: list[dict[str, Any]],
-    owner: str,
+    caller: StoredKey,
     storage: StorageClient,
     queue: EvaluationQueue,
-    admitted: AbstractContextManager[None],
+    quotas: Quotas,
 ) -> BatchResult:
     """Stores and queues the valid submissions of a batch, in order, and says
-    of each invalid one what is wrong with it. `admitted` (the key's quota
-    check) is held while they are stored, and only then."""
+    of each invalid one what is wrong with it."""
     items = [BatchItem(index=index) for index in range(len(submissions))]
     valid: list[tuple[BatchItem, OwnedSubmission]] = []
     for item, raw in zip(items, submissions, strict=True):
         try:
             submission = EvaluationCreate.model_validate(raw)
-            valid.append((item, OwnedSubmission(**submission.model_dump(), owner=owner)))
+            valid.append((item, OwnedSubmission(**submission.model_dump(), owner=caller.id)))
         except ValidationError as exc:
             item.errors = [_describe(error) for error in exc.errors(include_input=False)]
-    with admitted:
-        stored = storage.create_evaluations([s for _, s in valid]) if valid else []
-    for (item, _), evaluation in zip(valid, stored, strict=True):
-        failure = _enqueue_or_fail(evaluation, storage, queue)
-        if failure is not None:
-            item.errors = [f"the queue (Redis) is unavailable; submit it again shortly: {failure}"]
-            continue
-        item.id = evaluation.id
-        SUBMISSIONS.labels(evaluation.priority.value).inc()
+    if valid:
+        quotas.admit(caller, len(valid))
+        stored = _admitted(
+            lambda: storage.create_evaluations([s for _, s in valid], max_queued=caller.max_queued)
+        )
+        failure = _enqueue_or_close(stored, storage, queue, caller.max_running)
+        for (item, _), evaluation in zip(valid, stored, strict=True):
+            if failure is not None:
+                item.errors = [f"{_QUEUE_DOWN}: {failure}"]
+            else:
+                item.id = evaluation.id
     accepted = sum(1 for item in items if item.id is not None)
     return BatchResult(accepted=accepted, rejected=len(items) - accepted, items=items)
+
+
+def _admitted(store: Callable[[], T]) -> T:
+    try:
+        return store()
+    except BacklogFull as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=str(exc),
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from exc
+
+
+def _enqueue_or_close(
+    evaluations: Sequence[EvaluationSummary],
+    storage: StorageClient,
+    queue: EvaluationQueue,
+    max_running: int | None,
+) -> QueueUnavailable | None:
+    """Queues stored evaluations, or says why it could not and closes them: the
+    records exist but will never run, and nothing accepted may be left
+    without a terminal status."""
+    try:
+        queue.enqueue(evaluations, max_running=max_running)
+    except QueueUnavailable as exc:
+        for evaluation in evaluations:
+            storage.fail(evaluation.id, FailCommand(reason=f"could not be queued: {exc}"))
+        return exc
+    for evaluation in evaluations:
+        SUBMISSIONS.labels(evaluation.priority.value).inc()
+    return None
 
 
 def _describe(error: ErrorDetails) -> str:

@@ -17,7 +17,8 @@ from crucible_shared.queues import queue_for
 from crucible_shared.redis_client import bounded_redis
 from crucible_shared.storage_client import StorageClient
 from crucible_worker import metrics
-from crucible_worker.evaluations import run_evaluation, settings
+from crucible_worker.celery_app.app import app
+from crucible_worker.evaluations import dispatch, settings
 from crucible_worker.reaper import Reaper
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,17 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
-def _enqueue(evaluation_id: str, priority: Priority) -> None:
-    run_evaluation.apply_async(args=[evaluation_id], queue=queue_for(priority))
+def _send_dispatch(priority: Priority, count: int) -> None:
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            dispatch.apply_async(queue=queue_for(priority), producer=producer)
 
 
 def _loop(hostname: str) -> None:
     current = settings()
     redis = bounded_redis(current.pool_redis_url)
     broker = bounded_redis(current.broker_url)
-    reaper = Reaper(current, StorageClient(current), redis, broker, _enqueue, hostname)
+    reaper = Reaper(current, StorageClient(current), redis, broker, _send_dispatch, hostname)
     while not _stop.wait(current.reaper_interval_seconds):
         try:
             redis.zadd(redis_keys.WORKERS, {hostname: time.time()})

@@ -1,43 +1,46 @@
-"""Finds evaluations whose worker vanished, and puts them back on the queue.
+"""Finds what the platform lost track of, and puts it back on its way.
 
-A worker holds a lease for every evaluation it has past `queued` and renews
-it while it runs. An evaluation `provisioning` or `running` with no lease,
-unchanged for longer than a lease lives, has lost its worker: the broker
-would give the message back only after its visibility timeout (an hour), so
-the reaper requeues it now, or fails it once it has had all its attempts.
+Storage is the truth; Redis holds the ready queue, the leases and the
+dispatch messages, and any of them can be lost (a process killed between
+two steps, a Redis restarted without persistence). Each round, one worker:
 
-A `queued` evaluation can lose its message too: a worker that dies holds the
-message it had reserved but not started, again for the visibility timeout
-(and a message can be lost outright). One queued for longer than
-`requeue_unqueued_after_seconds`, in no queue, with no lease and not marked
-taken by a live worker (one waiting for a slot or for a retry's countdown
-has the message too), is sent again; a copy that arrives second finds it
-moved on and drops itself.
+- requeues a run whose lease is gone (its executor renews the lease while
+  the sandbox lives, so a missing lease means no sandbox runs it any more),
+  through storage's `requeue`, which spends the attempt, or fails it once
+  every attempt is spent;
+- puts back what a worker took from the ready queue but never claimed;
+- queues again what storage has queued lately but the ready queue lacks
+  (its submitter died between storing and queueing), looking at each
+  evaluation once, when it is `requeue_unqueued_after_seconds` old;
+- fills the ready queue from storage after the pool Redis lost it;
+- sends dispatch messages when fewer wait than evaluations.
+
+Every step costs what it finds, not the size of the backlog.
 """
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 
 from crucible_shared import limits, redis_keys
-from crucible_shared.broker_queues import waiting_ids
 from crucible_shared.lifecycle import EvaluationStatus, Priority
-from crucible_shared.schemas.evaluations import (
-    EvaluationFilter,
-    EvaluationSummary,
-    EvaluationUpdate,
-)
+from crucible_shared.pool.leases import ExecutorPool
+from crucible_shared.pool.ready import ReadyQueue, Where
+from crucible_shared.queues import QUEUES_BY_PRIORITY
+from crucible_shared.schemas.commands import RequeueCommand
+from crucible_shared.schemas.evaluations import EvaluationFilter, EvaluationSummary
 from crucible_shared.settings import WorkerSettings
 from crucible_shared.storage_client import StorageClient, TransitionRefused
 from crucible_worker import metrics
-from crucible_worker.pool.leases import ExecutorPool
 
 log = logging.getLogger(__name__)
 
-Enqueue = Callable[[str, Priority], None]
+SendDispatch = Callable[[Priority, int], None]
+# Overlap between one round's look at what was queued lately and the next's,
+# for clocks that differ between the services by up to this much.
+_CLOCK_MARGIN = timedelta(seconds=5)
 
 
 class Reaper:
@@ -47,69 +50,119 @@ class Reaper:
         storage: StorageClient,
         redis: Redis,
         broker: Redis,
-        enqueue: Enqueue,
+        send_dispatch: SendDispatch,
         name: str,
     ) -> None:
         self._settings = settings
         self._storage = storage
         self._redis = redis
         self._pool = ExecutorPool(redis, settings.lease_ttl_seconds)
+        self._ready = ReadyQueue(redis)
         self._broker = broker
-        self._enqueue = enqueue
+        self._send = send_dispatch
         self._name = name
-        self._next_queued_sweep = 0.0
 
     def reap_once(self) -> list[str]:
-        """The ids requeued or failed this round; none if another worker reaps it."""
+        """The ids requeued, queued again or failed this round; none if another worker reaps."""
         lock_ms = int(self._settings.reaper_interval_seconds * 1000)
         if not self._redis.set(redis_keys.REAPER_LOCK, self._name, nx=True, px=lock_ms):
             return []
-        stale_before = datetime.now(UTC) - timedelta(seconds=self._settings.lease_ttl_seconds)
-        reaped = []
-        for evaluation in self._in_flight():
-            changed = evaluation.updated_at or evaluation.queued_at
-            if changed > stale_before or self._pool.is_held(evaluation.id):
-                continue
-            try:
-                self._reap(evaluation)
-            except TransitionRefused:
-                continue  # it moved on by itself meanwhile
-            reaped.append(evaluation.id)
-        return reaped + self._resend_unqueued()
+        touched = self._lost_runs() + self._lost_claims() + self._unqueued()
+        self._top_up()
+        return touched
 
-    def _resend_unqueued(self) -> list[str]:
-        # A sweep reads every old queued evaluation and every waiting message:
-        # twice per threshold is often enough.
-        threshold = self._settings.requeue_unqueued_after_seconds
-        if time.monotonic() < self._next_queued_sweep:
-            return []
-        self._next_queued_sweep = time.monotonic() + threshold / 2
-        stale_before = datetime.now(UTC) - timedelta(seconds=threshold)
-        waiting = waiting_ids(self._broker)
-        resent = []
-        for evaluation in self._listed(
-            EvaluationFilter(status=EvaluationStatus.QUEUED, until=stale_before)
-        ):
-            if (
-                evaluation.queued_at > stale_before
-                or evaluation.id in waiting
-                or self._pool.is_held(evaluation.id)
-                or self._pool.is_taken(evaluation.id)
-                # Once per threshold at most, however long the one sent waits.
-                or not self._redis.set(
-                    redis_keys.evaluation_resent(evaluation.id), 1, nx=True, ex=int(threshold) + 1
+    def _lost_runs(self) -> list[str]:
+        stale_before = datetime.now(UTC) - timedelta(seconds=self._settings.lease_ttl_seconds)
+        lost = []
+        for status in (EvaluationStatus.PROVISIONING, EvaluationStatus.RUNNING):
+            for evaluation in self._listed(EvaluationFilter(status=status)):
+                changed = evaluation.updated_at or evaluation.queued_at
+                if changed > stale_before or self._pool.is_held(evaluation.id):
+                    continue
+                log.warning("evaluation %s lost its run; requeueing it", evaluation.id)
+                command = RequeueCommand(
+                    attempt=evaluation.attempts,
+                    reason="its worker or executor was lost",
+                    max_attempts=self._settings.max_retries + 1,
                 )
-            ):
-                continue
-            log.warning("evaluation %s is queued in no queue; sending it again", evaluation.id)
-            self._enqueue(evaluation.id, evaluation.priority)
-            metrics.RETRIES.inc()
-            resent.append(evaluation.id)
+                try:
+                    summary = self._storage.requeue(evaluation.id, command)
+                except TransitionRefused:
+                    continue  # it moved on by itself meanwhile
+                if summary.status is EvaluationStatus.QUEUED:
+                    self._queue(summary, "front")
+                    metrics.RETRIES.inc()
+                else:
+                    metrics.FINISHED.labels("failed", "").inc()
+                    metrics.DEAD_LETTERS.inc()
+                lost.append(evaluation.id)
+        return lost
+
+    def _lost_claims(self) -> list[str]:
+        restored = []
+        for evaluation_id in self._ready.lost_in_claiming():
+            evaluation = self._storage.get_evaluation(evaluation_id)
+            if evaluation.status is EvaluationStatus.QUEUED:
+                log.warning(
+                    "evaluation %s was taken but never claimed; back in line", evaluation_id
+                )
+                self._queue(evaluation, "front")
+                restored.append(evaluation_id)
+        return restored
+
+    def _unqueued(self) -> list[str]:
+        """Queued in storage and in no ready line: lately (each looked at once), or
+        all of them when the pool Redis has lost its ready queue."""
+        now = datetime.now(UTC)
+        until = now - timedelta(seconds=self._settings.requeue_unqueued_after_seconds)
+        where = EvaluationFilter(status=EvaluationStatus.QUEUED, queued_until=until)
+        refill = not self._ready.has_epoch()
+        if not refill:
+            checked = self._redis.get(redis_keys.REAPER_CHECKED_UNTIL)
+            if checked is not None:
+                since = datetime.fromtimestamp(float(checked), UTC) - _CLOCK_MARGIN
+                where = where.model_copy(update={"queued_since": since})
+        resent = []
+        page: list[EvaluationSummary] = []
+        for evaluation in self._listed(where):
+            page.append(evaluation)
+            if len(page) == limits.LIST_PAGE_SIZE.maximum:
+                resent += self._queue_missing(page)
+                page = []
+        resent += self._queue_missing(page)
+        if refill:
+            # What runs now, and what is queued after `until`, is in the ready
+            # queue already or will be looked at by a later round.
+            self._ready.mark_epoch()
+            log.info("ready queue filled from storage: %s evaluations", len(resent))
+        self._redis.set(redis_keys.REAPER_CHECKED_UNTIL, until.timestamp())
         return resent
 
-    def _in_flight(self) -> Iterator[EvaluationSummary]:
-        for status in (EvaluationStatus.PROVISIONING, EvaluationStatus.RUNNING):
-            yield from self._listed(EvaluationFilter(status=status))
+    def _queue_missing(self, evaluations: list[EvaluationSummary]) -> list[str]:
+        waiting = self._ready.are_waiting([e.id for e in evaluations])
+        missing = [e for e, present in zip(evaluations, waiting, strict=True) if not present]
+        for evaluation in missing:
+            log.warning("evaluation %s is queued in no ready line; queueing it", evaluation.id)
+            self._queue(evaluation, "back")
+        return [e.id for e in missing]
+
+    def _top_up(self) -> None:
+        """Dispatch messages can be lost with the broker; one missing leaves an evaluation
+        waiting for nobody. Sending too many costs a worker a look at an empty queue."""
+        with self._broker.pipeline(transaction=False) as pipe:
+            for queue in QUEUES_BY_PRIORITY:
+                pipe.llen(queue)
+            messages = sum(pipe.execute())
+        missing = self._ready.waiting() - messages
+        if missing > 0:
+            self._send(Priority.HIGH, missing)
+
+    def _queue(self, evaluation: EvaluationSummary, where: Where) -> None:
+        added = self._ready.enqueue(
+            [evaluation.id], owner=evaluation.owner, priority=evaluation.priority, where=where
+        )
+        if added:
+            self._send(evaluation.priority, added)
 
     def _listed(self, where: EvaluationFilter) -> Iterator[EvaluationSummary]:
         cursor = None
@@ -121,27 +174,3 @@ class Reaper:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
-
-    def _reap(self, evaluation: EvaluationSummary) -> None:
-        if evaluation.attempts > self._settings.max_retries:
-            log.warning("evaluation %s lost its worker on its last attempt", evaluation.id)
-            self._storage.update_evaluation(
-                evaluation.id,
-                EvaluationUpdate(
-                    status=EvaluationStatus.FAILED,
-                    dead_letter=True,
-                    error=f"its worker was lost on each of {evaluation.attempts} attempts",
-                ),
-            )
-            metrics.FINISHED.labels("failed", "").inc()
-            metrics.DEAD_LETTERS.inc()
-            return
-        log.warning("evaluation %s lost its worker; requeueing it", evaluation.id)
-        self._storage.update_evaluation(
-            evaluation.id,
-            EvaluationUpdate(
-                status=EvaluationStatus.QUEUED, detail="reaped: the worker running it was lost"
-            ),
-        )
-        self._enqueue(evaluation.id, evaluation.priority)
-        metrics.RETRIES.inc()

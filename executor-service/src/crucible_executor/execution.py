@@ -36,6 +36,8 @@ class Execution:
     ) -> None:
         self._events: asyncio.Queue[ExecutionEvent] = asyncio.Queue()
         self._executor_id = executor_id
+        self._abort_reason: str | None = None
+        self._evaluation_id = request.evaluation_id
         self._task = asyncio.create_task(self._run(backend, request, release))
 
     async def events(self) -> AsyncIterator[ExecutionEvent]:
@@ -47,6 +49,11 @@ class Execution:
                 return
 
     def cancel(self) -> None:
+        self._task.cancel()
+
+    def abort(self, reason: str) -> None:
+        """Kills the sandbox and reports `failed`: the platform, not the program, ended it."""
+        self._abort_reason = reason
         self._task.cancel()
 
     async def _run(
@@ -61,8 +68,12 @@ class Execution:
         except asyncio.CancelledError:
             # Whoever still listens (a worker, when the evaluation was cancelled
             # by request) learns that the sandbox is gone.
-            metrics.RUNS.labels("cancelled").inc()
-            self._events.put_nowait(ExecutionCancelled())
+            if self._abort_reason is not None:
+                metrics.RUNS.labels("failed").inc()
+                self._events.put_nowait(ExecutionFailed(error=self._abort_reason))
+            else:
+                metrics.RUNS.labels("cancelled").inc()
+                self._events.put_nowait(ExecutionCancelled())
             raise
         except SandboxUnavailable as exc:
             logger.error("evaluation %s could not run: %s", request.evaluation_id, exc)
@@ -74,10 +85,12 @@ class Execution:
         else:
             event = ExecutionFinished(result=result)
             metrics.RUN_TIME.observe(result.duration_ms / 1000)
+            logger.info("evaluation %s finished: %s", request.evaluation_id, result.outcome)
         metrics.RUNS.labels(_how_it_ended(event)).inc()
         self._events.put_nowait(event)
 
     async def _announce_start(self) -> None:
+        logger.info("evaluation %s started", self._evaluation_id)
         self._events.put_nowait(ExecutionStarted(executor=self._executor_id))
 
 

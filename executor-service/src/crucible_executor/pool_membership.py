@@ -1,7 +1,16 @@
-"""This executor's place in the pool: registered, beating, and listening for cancellations."""
+"""This executor's place in the pool: registered, beating, keeping its runs' leases,
+and listening for cancellations.
+
+At every beat the executor renews the lease of each run it has and kills
+the run whose lease is lost, so that a run the platform has given up on
+(and may have given to another executor) never goes on; and it kills the
+runs cancelled meanwhile, so that a cancellation sent while it was away
+from Redis still reaches it.
+"""
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -12,7 +21,8 @@ from redis.exceptions import RedisError
 from crucible_executor.runs import RunningEvaluations
 from crucible_shared import redis_keys
 from crucible_shared.executor_registry import deregister_executor, register_executor
-from crucible_shared.redis_client import bounded_redis
+from crucible_shared.pool.leases import ExecutorPool
+from crucible_shared.pool.ready import ReadyQueue
 from crucible_shared.settings import ExecutorSettings
 
 logger = logging.getLogger(__name__)
@@ -22,12 +32,11 @@ _RECONNECT_SECONDS = 1.0
 
 @asynccontextmanager
 async def pool_membership(
-    settings: ExecutorSettings, runs: RunningEvaluations
+    settings: ExecutorSettings, runs: RunningEvaluations, redis: Redis
 ) -> AsyncIterator[None]:
     """While inside, workers can find this executor; a pool Redis that is away only delays that."""
-    redis = bounded_redis(settings.pool_redis_url)
     tasks = [
-        asyncio.create_task(_beat(redis, settings)),
+        asyncio.create_task(_beat(redis, settings, runs)),
         asyncio.create_task(_listen_for_cancellations(settings, runs)),
     ]
     try:
@@ -40,10 +49,13 @@ async def pool_membership(
                 await task
         with suppress(RedisError):
             await asyncio.to_thread(deregister_executor, redis, executor_id=settings.executor_id)
-        redis.close()
 
 
-async def _beat(redis: Redis, settings: ExecutorSettings) -> None:
+async def _beat(redis: Redis, settings: ExecutorSettings, runs: RunningEvaluations) -> None:
+    pool = ExecutorPool(redis, settings.lease_ttl_seconds)
+    ready = ReadyQueue(redis)
+    interval = min(settings.executor_heartbeat_ttl_seconds, settings.lease_ttl_seconds) / 3
+    last_beat = time.monotonic()
     while True:
         try:
             await asyncio.to_thread(
@@ -55,9 +67,31 @@ async def _beat(redis: Redis, settings: ExecutorSettings) -> None:
                 capacity=settings.executor_capacity,
                 ttl_seconds=settings.executor_heartbeat_ttl_seconds,
             )
+            leases = runs.leases()
+            lost, cancelled = await asyncio.to_thread(_look_up, pool, ready, leases, runs.ids())
+            last_beat = time.monotonic()
+            for evaluation_id in lost:
+                logger.warning("evaluation %s lost its lease; sandbox killed", evaluation_id)
+                runs.abort(evaluation_id, "its lease was lost: its slot may serve another run")
+            for evaluation_id in cancelled:
+                if runs.cancel(evaluation_id):
+                    logger.info("evaluation %s was cancelled; sandbox killed", evaluation_id)
         except RedisError as exc:
             logger.warning("pool Redis unavailable, not registered: %s", exc)
-        await asyncio.sleep(settings.executor_heartbeat_ttl_seconds / 3)
+            if time.monotonic() - last_beat > settings.lease_ttl_seconds - interval:
+                # Their leases expire before the next beat could renew them.
+                for evaluation_id in runs.ids():
+                    runs.abort(evaluation_id, "the pool Redis is unreachable: its lease lapsed")
+        await asyncio.sleep(interval)
+
+
+def _look_up(
+    pool: ExecutorPool, ready: ReadyQueue, leases: dict[str, str], running: list[str]
+) -> tuple[list[str], list[str]]:
+    """Renews the leases; the runs whose lease was lost, and those cancelled."""
+    held = pool.renew_leases(list(leases.values()))
+    lost = [i for i, still_held in zip(leases, held, strict=True) if not still_held]
+    return lost, ready.cancelled(running)
 
 
 async def _listen_for_cancellations(settings: ExecutorSettings, runs: RunningEvaluations) -> None:

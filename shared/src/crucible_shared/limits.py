@@ -37,6 +37,10 @@ SANDBOX_MAX_OPEN_FILES = 256
 
 LIST_PAGE_SIZE = Bound(minimum=1, maximum=200, default=50)
 
-# Quotas of one API key, set when it is made.
-MAX_RUNNING_PER_KEY = Bound(minimum=1, maximum=1000, default=10)
-SUBMISSIONS_PER_MINUTE = Bound(minimum=1, maximum=10_000, default=60)
+# Quotas of one API key, set when it is made: its share of executor slots
+# (evaluations running at once), its backlog (accepted and not yet finished)
+# and how many it may submit in a minute (a brake on a runaway script that
+# still lets one batch of 1,000 a second through).
+MAX_RUNNING_PER_KEY = Bound(minimum=1, maximum=10_000, default=64)
+MAX_QUEUED_PER_KEY = Bound(minimum=1, maximum=1_000_000, default=100_000)
+SUBMISSIONS_PER_MINUTE = Bound(minimum=1, maximum=1_000_000, default=60_000)

@@ -2,7 +2,10 @@
 
 from crucible_shared.lifecycle import Priority
 
-RUN_EVALUATION_TASK = "crucible.run_evaluation"
+# A dispatch message carries no evaluation: it is a worker's turn to take the
+# next one from the ready queue (`crucible_shared.pool`), whichever that is.
+# One is sent per evaluation that enters the ready queue.
+DISPATCH_TASK = "crucible.dispatch"
 PURGE_DELETED_TASK = "crucible.purge_deleted"
 
 # Workers consume the queues in this order.

@@ -1,24 +1,41 @@
 """Every Redis key and channel Crucible uses outside Celery's own.
 
-The executor pool lives in the pool Redis:
+The ready queue and the executor pool live in the pool Redis (Lua scripts
+in `crucible_shared.pool`):
 
+    crucible:ready:{priority}:owners        list: the ring of keys with work waiting (round robin)
+    crucible:ready:{priority}:owner:{key}   list: that key's evaluation ids, next first
+    crucible:ready:members                  hash: id -> "priority<TAB>owner<TAB>sequence" of every
+                                            waiting id (its line's place: `position.lua`)
+    crucible:ready:pushed / :popped         hashes "priority:owner" -> ids in / out of a line
+    crucible:ready:depth                    hash: priority -> ids waiting
+    crucible:ready:delayed                  sorted set: id -> when its retry's backoff ends (ms)
+    crucible:ready:claiming                 sorted set: id -> deadline (ms) for storage to record
+                                            its claim; past it, the reaper puts it back
+    crucible:ready:epoch                    set once the reaper has filled the queue from storage;
+                                            missing after a restart without persistence
+    crucible:owners:max_running             hash: key id -> evaluations it may have running at once
+    crucible:owner:{key}:running            sorted set: lease token -> expiry (ms), per key
+    crucible:cancelled                      sorted set: id -> when it was cancelled (ms)
+    crucible:slots:freed                    list: one entry per lease released (wakes a waiter)
     crucible:executors                      set of executor ids
-    crucible:executor:{id}                  hash: url, backend, capacity
+    crucible:executor:{id}                  hash: url, backend, capacity, cgroup
     crucible:executor:{id}:alive            heartbeat; expires when the executor stops beating
     crucible:executor:{id}:leases           sorted set: lease token -> expiry (ms)
-    crucible:lease:{token}                  hash: executor, evaluation; expires with the lease
+    crucible:lease:{token}                  hash: executor, evaluation, owner (expires with it)
     crucible:evaluation:{id}:lease          the token of the lease running it
-    crucible:evaluation:{id}:resent         set while a re-sent message of it is fresh (reaper)
-    crucible:evaluation:{id}:taken          set while a worker has its message but no lease yet
-                                            (waiting for a slot, or a retry's countdown)
     crucible:metrics:lease_double_releases  releases that found nothing to release
+
+Times in the scripts are Redis' own (`TIME`), never a caller's clock.
 
 The storage service's cache Redis (`CRUCIBLE_CACHE_REDIS_URL`) holds:
 
     crucible:cache:evaluation:{id}          hash {version, doc}: an evaluation as JSON, replaced
                                             by every write unless it holds a newer version
     crucible:key:{id}:submissions:{minute}  submissions of an API key in a minute (quota)
-    crucible:key:{id}:admission             lock: one submission of the key admitted at a time
+    crucible:key:{id}:active                evaluations of an API key not yet finished (its
+                                            backlog, bounded by `max_queued`)
+    crucible:metrics:finished:{10 s}        evaluations finished in a 10-second window (estimates)
     crucible:evaluation:{id}:updates        channel: an `EvaluationEvent` as JSON after every
                                             committed transition (creation included)
 
@@ -31,6 +48,14 @@ PREFIX = "crucible:"
 EXECUTORS = f"{PREFIX}executors"
 LEASE_DOUBLE_RELEASES = f"{PREFIX}metrics:lease_double_releases"
 REAPER_LOCK = f"{PREFIX}reaper:lock"
+REAPER_CHECKED_UNTIL = f"{PREFIX}reaper:checked_until"
+READY_MEMBERS = f"{PREFIX}ready:members"
+READY_DEPTH = f"{PREFIX}ready:depth"
+READY_DELAYED = f"{PREFIX}ready:delayed"
+READY_CLAIMING = f"{PREFIX}ready:claiming"
+READY_EPOCH = f"{PREFIX}ready:epoch"
+CANCELLED = f"{PREFIX}cancelled"
+SLOTS_FREED = f"{PREFIX}slots:freed"
 WORKERS = f"{PREFIX}workers"
 
 # Published with an evaluation id when it is cancelled; executors kill its sandbox.
@@ -57,14 +82,6 @@ def evaluation_lease(evaluation_id: str) -> str:
     return f"{PREFIX}evaluation:{evaluation_id}:lease"
 
 
-def evaluation_resent(evaluation_id: str) -> str:
-    return f"{PREFIX}evaluation:{evaluation_id}:resent"
-
-
-def evaluation_taken(evaluation_id: str) -> str:
-    return f"{PREFIX}evaluation:{evaluation_id}:taken"
-
-
 def worker_alive(hostname: str) -> str:
     return f"{PREFIX}worker:{hostname}:alive"
 
@@ -83,6 +100,11 @@ def key_submissions(key_id: str, minute: int) -> str:
     return f"{PREFIX}key:{key_id}:submissions:{minute}"
 
 
-def key_admission(key_id: str) -> str:
-    """Held while a submission of an API key is counted and stored (in-flight quota)."""
-    return f"{PREFIX}key:{key_id}:admission"
+def key_active(key_id: str) -> str:
+    """Evaluations of an API key accepted and not yet finished (its backlog)."""
+    return f"{PREFIX}key:{key_id}:active"
+
+
+def finished_in(window: int) -> str:
+    """Evaluations finished in one 10-second window (epoch seconds // 10)."""
+    return f"{PREFIX}metrics:finished:{window}"

@@ -128,9 +128,6 @@ class WorkerSettings(BrokerSettings, StorageClientSettings, PoolSettings):
     storage_retry_seconds: float = Field(
         default=60.0, ge=0, description="How long a worker keeps retrying a write to storage."
     )
-    slot_wait_seconds: float = Field(
-        default=30.0, ge=0, description="How long a worker waits for a free executor slot."
-    )
     worker_metrics_port: int = Field(
         default=9808, description="Port of the worker's Prometheus /metrics (0: none)."
     )
@@ -142,8 +139,8 @@ class WorkerSettings(BrokerSettings, StorageClientSettings, PoolSettings):
     requeue_unqueued_after_seconds: float = Field(
         default=60.0,
         gt=0,
-        description="A `queued` evaluation whose message is in no queue (held by a lost worker, "
-        "or lost) is sent again after this long.",
+        description="A `queued` evaluation that is in no ready queue (its submitter or its "
+        "worker was lost between storage and Redis) is queued again after this long.",
     )
     reaper_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker looks for evaluations left orphaned."

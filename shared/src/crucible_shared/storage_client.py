@@ -7,6 +7,14 @@ import httpx
 
 from crucible_shared import service_auth
 from crucible_shared.ids import is_canonical_id
+from crucible_shared.schemas.commands import (
+    Claim,
+    ClaimCommand,
+    FailCommand,
+    FinishCommand,
+    RequeueCommand,
+    StartCommand,
+)
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -40,6 +48,14 @@ class RequestRejected(StorageError):
     """The storage service found the request invalid (HTTP 422), e.g. a bad cursor."""
 
 
+class BacklogFull(StorageError):
+    """The key's backlog cannot take these now (HTTP 429); `retry_after_seconds` estimates when."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class StorageClient:
     def __init__(self, settings: StorageClientSettings) -> None:
         self._http = httpx.Client(
@@ -51,8 +67,15 @@ class StorageClient:
     def close(self) -> None:
         self._http.close()
 
-    def create_evaluation(self, submission: EvaluationCreate) -> Evaluation:
-        response = self._request("POST", "/evaluations", json=submission.model_dump(mode="json"))
+    def create_evaluation(
+        self, submission: EvaluationCreate, *, max_queued: int | None = None
+    ) -> Evaluation:
+        response = self._request(
+            "POST",
+            "/evaluations",
+            json=submission.model_dump(mode="json"),
+            params=_bound(max_queued),
+        )
         return Evaluation.model_validate_json(response.content)
 
     def get_evaluation(self, evaluation_id: str) -> Evaluation:
@@ -67,11 +90,47 @@ class StorageClient:
         )
         return Evaluation.model_validate_json(response.content)
 
-    def create_evaluations(self, submissions: list[EvaluationCreate]) -> list[EvaluationSummary]:
-        """All or none, in order."""
+    def create_evaluations(
+        self, submissions: list[EvaluationCreate], *, max_queued: int | None = None
+    ) -> list[EvaluationSummary]:
+        """All or none, in order; one owner's, within its backlog bound if given."""
         body = [submission.model_dump(mode="json") for submission in submissions]
-        response = self._request("POST", "/evaluations/batch", json=body)
+        response = self._request("POST", "/evaluations/batch", json=body, params=_bound(max_queued))
         return [EvaluationSummary.model_validate(item) for item in response.json()]
+
+    def claim(self, evaluation_id: str, command: ClaimCommand) -> Claim:
+        """`TransitionRefused` when it is no longer queued (cancelled, or taken)."""
+        return Claim.model_validate_json(self._command(evaluation_id, "claim", command).content)
+
+    def start(self, evaluation_id: str, command: StartCommand) -> EvaluationSummary:
+        return self._summary(self._command(evaluation_id, "start", command))
+
+    def finish(self, evaluation_id: str, command: FinishCommand) -> EvaluationSummary:
+        return self._summary(self._command(evaluation_id, "finish", command))
+
+    def requeue(self, evaluation_id: str, command: RequeueCommand) -> EvaluationSummary:
+        """Queued again, or failed once its attempts are spent: the status says which."""
+        return self._summary(self._command(evaluation_id, "requeue", command))
+
+    def fail(self, evaluation_id: str, command: FailCommand) -> EvaluationSummary:
+        return self._summary(self._command(evaluation_id, "fail", command))
+
+    def _command(
+        self,
+        evaluation_id: str,
+        name: str,
+        command: ClaimCommand | StartCommand | FinishCommand | RequeueCommand | FailCommand,
+    ) -> httpx.Response:
+        return self._request(
+            "POST",
+            f"/evaluations/{_id(evaluation_id)}/{name}",
+            content=command.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
+
+    @staticmethod
+    def _summary(response: httpx.Response) -> EvaluationSummary:
+        return EvaluationSummary.model_validate_json(response.content)
 
     def list_evaluations(
         self,
@@ -191,6 +250,11 @@ def _raise_for(response: httpx.Response) -> None:
         raise TransitionRefused(detail or "transition refused")
     if response.status_code == 422:
         raise RequestRejected(detail or "invalid request")
+    if response.status_code == 429:
+        retry_after = response.headers.get("retry-after", "")
+        raise BacklogFull(
+            detail or "backlog full", int(retry_after) if retry_after.isdigit() else 60
+        )
     raise StorageError(f"storage service answered {response.status_code}: {response.text}")
 
 
@@ -200,6 +264,10 @@ def _detail(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     return detail if isinstance(detail, str) else str(detail) if detail else None
+
+
+def _bound(max_queued: int | None) -> dict[str, int]:
+    return {} if max_queued is None else {"max_queued": max_queued}
 
 
 def _query(where: EvaluationFilter | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from crucible_shared.service_auth import ServiceTokenRequired
 from crucible_shared.settings import StorageSettings
+from crucible_storage.backlog import BacklogFull
 from crucible_storage.errors import Conflict, NotFound, RequestRejected
 from crucible_storage.routes import dead_letters, evaluations, health, keys
 from crucible_storage.wiring import open_storage
@@ -44,7 +45,17 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
     for error in _STATUS_CODES:
         app.add_exception_handler(error, _refuse)
     app.add_exception_handler(RequestValidationError, _reject_invalid)
+    app.add_exception_handler(BacklogFull, _backlog_full)
     return app
+
+
+async def _backlog_full(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BacklogFull)
+    return JSONResponse(
+        {"detail": str(exc)},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
 
 
 async def _refuse(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,14 @@ from datetime import datetime
 
 from crucible_shared.ids import new_id
 from crucible_shared.lifecycle import EvaluationStatus, can_transition
+from crucible_shared.schemas.commands import (
+    MAX_REASON_CHARS,
+    ClaimCommand,
+    FailCommand,
+    FinishCommand,
+    RequeueCommand,
+    StartCommand,
+)
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -38,6 +46,8 @@ class Change:
     at: datetime
     detail: str | None = None
     dead_letter: DeadLetter | None = None
+    # This change is the one that made it terminal: its key's backlog shrinks.
+    finished: bool = False
 
     def event(self, sequence: int) -> EvaluationEvent:
         """The event recording this change, `sequence`-th in the evaluation's history."""
@@ -117,7 +127,117 @@ def transition(
             attempts=evaluation.attempts,
             created_at=now,
         )
-    return Change(evaluation, now, update.detail, dead_letter)
+    return Change(evaluation, now, update.detail, dead_letter, update.status.is_terminal)
+
+
+_S = EvaluationStatus
+_IN_FLIGHT = frozenset({_S.PROVISIONING, _S.RUNNING})
+
+
+def reason_text(reason: str) -> str:
+    """A reason as storage keeps it: text a database can hold, and not a
+    program's whole output, whatever a caller put in it."""
+    cleaned = reason.replace("\x00", "\ufffd")
+    if len(cleaned) > MAX_REASON_CHARS:
+        cleaned = cleaned[: MAX_REASON_CHARS - 1] + "…"
+    return cleaned
+
+
+def _fenced(current: Evaluation, attempt: int, allowed: frozenset[EvaluationStatus]) -> None:
+    """Refuses a command of an attempt that is no longer the current one, or
+    one that finds the evaluation where that attempt cannot be."""
+    if current.status not in allowed:
+        raise Conflict(
+            f"evaluation {current.id} is {current.status}; attempt {attempt} cannot go on"
+        )
+    if current.attempts != attempt:
+        raise Conflict(
+            f"evaluation {current.id} is on attempt {current.attempts}, not {attempt}: "
+            "that run lost its slot and its successor's stands"
+        )
+
+
+def claim(current: Evaluation, command: ClaimCommand, now: datetime) -> Change:
+    """`queued` to `provisioning`, one more attempt, before any sandbox starts:
+    an evaluation cancelled while it waited is refused here."""
+    if current.status is not _S.QUEUED:
+        raise TransitionRefused(current.id, current.status, _S.PROVISIONING)
+    attempt = current.attempts + 1
+    evaluation = current.model_copy(
+        update={
+            "status": _S.PROVISIONING,
+            "attempts": attempt,
+            "executor": command.executor,
+            "updated_at": now,
+        }
+    )
+    return Change(evaluation, now, f"claimed a slot on {command.executor} (attempt {attempt})")
+
+
+def start(current: Evaluation, command: StartCommand, now: datetime) -> Change:
+    _fenced(current, command.attempt, frozenset({_S.PROVISIONING}))
+    evaluation = current.model_copy(
+        update={
+            "status": _S.RUNNING,
+            "executor": command.executor,
+            "started_at": now,
+            "updated_at": now,
+        }
+    )
+    return Change(evaluation, now, f"running on {command.executor}")
+
+
+def finish(
+    current: Evaluation, command: FinishCommand, now: datetime, outputs: dict[str, object]
+) -> Change:
+    _fenced(current, command.attempt, _IN_FLIGHT)
+    fields: dict[str, object] = {
+        **command.result.model_dump(exclude={"stdout", "stderr"}),
+        "status": _S.COMPLETED,
+        "started_at": current.started_at or now,
+        "finished_at": now,
+        "updated_at": now,
+        **outputs,
+    }
+    return Change(current.model_copy(update=fields), now, None, None, finished=True)
+
+
+def requeue(current: Evaluation, command: RequeueCommand, now: datetime) -> Change:
+    """Back to `queued` for another attempt, or given up on once every attempt is spent:
+    `attempts` is the only retry budget."""
+    _fenced(current, command.attempt, _IN_FLIGHT)
+    reason = reason_text(command.reason)
+    if current.attempts >= command.max_attempts:
+        return fail(
+            current,
+            FailCommand(
+                reason=f"gave up after {current.attempts} attempts: {reason}", dead_letter=True
+            ),
+            now,
+        )
+    evaluation = current.model_copy(
+        update={"status": _S.QUEUED, "queued_at": now, "started_at": None, "updated_at": now}
+    )
+    return Change(evaluation, now, f"retrying: {reason}")
+
+
+def fail(current: Evaluation, command: FailCommand, now: datetime) -> Change:
+    if current.status.is_terminal:
+        raise TransitionRefused(current.id, current.status, _S.FAILED)
+    reason = reason_text(command.reason)
+    evaluation = current.model_copy(
+        update={"status": _S.FAILED, "error": reason, "finished_at": now, "updated_at": now}
+    )
+    dead_letter = None
+    if command.dead_letter:
+        dead_letter = DeadLetter(
+            id=new_id(),
+            evaluation_id=current.id,
+            reason=reason,
+            attempts=current.attempts,
+            created_at=now,
+        )
+    return Change(evaluation, now, None, dead_letter, finished=True)
 
 
 def deletion(current: Evaluation, now: datetime) -> Change:

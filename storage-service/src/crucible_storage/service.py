@@ -5,25 +5,36 @@ transparently, reads go through the Redis cache when there is one, and every
 committed change is published for the API's live streams.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from crucible_shared.ids import is_canonical_id
+from crucible_shared.schemas.commands import (
+    Claim,
+    ClaimCommand,
+    FailCommand,
+    FinishCommand,
+    RequeueCommand,
+    StartCommand,
+)
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
     EvaluationFilter,
     EvaluationPage,
+    EvaluationSummary,
     EvaluationUpdate,
     OwnedSubmission,
 )
 from crucible_shared.schemas.events import EvaluationEvent
+from crucible_shared.schemas.execution import ExecutionRequest
 from crucible_shared.schemas.keys import StoredKey
 from crucible_shared.schemas.statistics import StatisticsReport
 from crucible_shared.schemas.storage import StorageInfo
 from crucible_storage import rules, statistics
 from crucible_storage.backends.base import StorageBackend
+from crucible_storage.backlog import Backlog
 from crucible_storage.errors import EvaluationNotFound, NotFound
 from crucible_storage.objects.base import ObjectMissing, ObjectStore
 from crucible_storage.redis_link import RedisLink
@@ -31,6 +42,7 @@ from crucible_storage.redis_link import RedisLink
 Stream = Literal["stdout", "stderr"]
 _STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 _BLOBS = "outputs/"
+_UNBOUNDED = 2**62
 
 
 def _blob_key(evaluation_id: str, stream: Stream) -> str:
@@ -47,6 +59,7 @@ class Storage:
         blob_threshold_bytes: int,
         retention: timedelta,
         redis: RedisLink | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self.backend = backend
         self._blobs = blobs
@@ -54,14 +67,83 @@ class Storage:
         self._threshold = blob_threshold_bytes
         self._retention = retention
         self._redis = redis
+        self._backlog = backlog
 
-    def create(self, submissions: list[OwnedSubmission]) -> list[Evaluation]:
+    def create(
+        self, submissions: list[OwnedSubmission], *, max_queued: int | None = None
+    ) -> list[Evaluation]:
+        """All or none; with `max_queued`, only if they fit in their key's backlog
+        (`BacklogFull` otherwise). A batch is one key's."""
         now = _now()
         evaluations = [rules.new_evaluation(submission, now) for submission in submissions]
-        self.backend.insert(evaluations)
+        owner = evaluations[0].owner if evaluations else None
+        if self._backlog is None or owner is None:
+            self.backend.insert(evaluations)
+        else:
+            backlog, key = self._backlog, owner
+            bound = max_queued or _UNBOUNDED
+            backlog.admit(key, len(evaluations), bound, lambda: self._active(key))
+            try:
+                self.backend.insert(evaluations)
+            except BaseException:
+                backlog.release(key, len(evaluations), finished=False)
+                raise
         for evaluation in evaluations:
             self._committed(evaluation, rules.first_event(evaluation))
         return evaluations
+
+    def claim(self, evaluation_id: str, command: ClaimCommand) -> Claim:
+        evaluation = self._command(
+            evaluation_id, lambda current, now: rules.claim(current, command, now)
+        )
+        return Claim(
+            attempt=evaluation.attempts,
+            queued_at=evaluation.queued_at,
+            request=_execution_request(evaluation),
+        )
+
+    def start(self, evaluation_id: str, command: StartCommand) -> EvaluationSummary:
+        return _summary(
+            self._command(evaluation_id, lambda current, now: rules.start(current, command, now))
+        )
+
+    def finish(self, evaluation_id: str, command: FinishCommand) -> EvaluationSummary:
+        result = command.result
+        outputs, large = self._outputs(result.stdout, result.stderr)
+
+        def decide(current: Evaluation, now: datetime) -> rules.Change:
+            change = rules.finish(current, command, now, outputs)
+            self._put_blobs(evaluation_id, large)
+            return change
+
+        return _summary(self._command(evaluation_id, decide))
+
+    def requeue(self, evaluation_id: str, command: RequeueCommand) -> EvaluationSummary:
+        return _summary(
+            self._command(evaluation_id, lambda current, now: rules.requeue(current, command, now))
+        )
+
+    def fail(self, evaluation_id: str, command: FailCommand) -> EvaluationSummary:
+        return _summary(
+            self._command(evaluation_id, lambda current, now: rules.fail(current, command, now))
+        )
+
+    def _command(
+        self, evaluation_id: str, decide: Callable[[Evaluation, datetime], rules.Change]
+    ) -> Evaluation:
+        if not is_canonical_id(evaluation_id):  # before its id names a blob
+            raise EvaluationNotFound(evaluation_id)
+        decided: list[rules.Change] = []
+
+        def deciding(current: Evaluation) -> rules.Change:
+            decided.append(decide(current, _now()))
+            return decided[-1]
+
+        evaluation, event = self.backend.modify(evaluation_id, deciding)
+        return self._committed(evaluation, event, finished=decided[-1].finished)
+
+    def _active(self, owner: str) -> int:
+        return self.backend.count(EvaluationFilter(owner=owner, active=True))
 
     def get(self, evaluation_id: str) -> Evaluation:
         if self._redis is not None and (cached := self._redis.cached(evaluation_id)):
@@ -75,19 +157,14 @@ class Storage:
         if not is_canonical_id(evaluation_id):  # before its id names a blob
             raise EvaluationNotFound(evaluation_id)
         rules.check_storable(update)
-        outputs, large = self._outputs(update)
+        outputs, large = self._outputs(update.stdout, update.stderr)
 
-        def decide(current: Evaluation) -> rules.Change:
-            change = rules.transition(current, update, _now(), outputs)
-            # Only once the transition is allowed, and under the backend's
-            # lock on the evaluation: an update refused, or beaten by another,
-            # never replaces the output of the one that stands.
-            for stream, data in large.items():
-                self._blobs.put(_blob_key(evaluation_id, stream), data)
+        def decide(current: Evaluation, now: datetime) -> rules.Change:
+            change = rules.transition(current, update, now, outputs)
+            self._put_blobs(evaluation_id, large)
             return change
 
-        evaluation, event = self.backend.modify(evaluation_id, decide)
-        return self._committed(evaluation, event)
+        return self._command(evaluation_id, decide)
 
     def delete(self, evaluation_id: str) -> Evaluation:
         evaluation, event = self.backend.modify(
@@ -126,12 +203,16 @@ class Storage:
     def dead_letters(self, *, limit: int) -> list[DeadLetter]:
         return self.backend.dead_letters(limit=limit)
 
-    def requeue(self, dead_letter_id: str) -> Evaluation:
+    def requeue_dead_letter(self, dead_letter_id: str) -> Evaluation:
         now = _now()
         evaluation = self.backend.requeue(
             dead_letter_id,
             lambda dead: rules.new_evaluation(rules.resubmission(dead), now),
         )
+        if self._backlog is not None and evaluation.owner is not None:
+            # An admin's decision, beyond the bound: counted, never refused.
+            owner = evaluation.owner
+            self._backlog.admit(owner, 1, _UNBOUNDED, lambda: self._active(owner))
         return self._committed(evaluation, rules.first_event(evaluation))
 
     def statistics(self) -> StatisticsReport:
@@ -184,13 +265,21 @@ class Storage:
     def ready(self) -> bool:
         return self.backend.ready() and self._blobs.ready()
 
-    def _outputs(self, update: EvaluationUpdate) -> tuple[dict[str, object], dict[Stream, bytes]]:
+    def _put_blobs(self, evaluation_id: str, large: dict[Stream, bytes]) -> None:
+        """Called once a write is allowed, and under the backend's lock on the
+        evaluation: a write refused, or beaten by another, never replaces the
+        output of the one that stands."""
+        for stream, data in large.items():
+            self._blobs.put(_blob_key(evaluation_id, stream), data)
+
+    def _outputs(
+        self, stdout: str | None, stderr: str | None
+    ) -> tuple[dict[str, object], dict[Stream, bytes]]:
         """The output fields to store, and the outputs for the blob store: of
         a large output, the evaluation keeps only its beginning and its size."""
         fields: dict[str, object] = {}
         large: dict[Stream, bytes] = {}
-        for stream in _STREAMS:
-            text: str | None = getattr(update, stream)
+        for stream, text in zip(_STREAMS, (stdout, stderr), strict=True):
             if text is None:
                 continue
             data = text.encode("utf-8")
@@ -202,11 +291,30 @@ class Storage:
             fields[f"{stream}_preview"] = stream in large
         return fields, large
 
-    def _committed(self, evaluation: Evaluation, event: EvaluationEvent) -> Evaluation:
+    def _committed(
+        self, evaluation: Evaluation, event: EvaluationEvent, *, finished: bool = False
+    ) -> Evaluation:
         if self._redis is not None:
             self._redis.committed(evaluation, event)
+        if finished and self._backlog is not None and evaluation.owner is not None:
+            self._backlog.release(evaluation.owner)
         return evaluation
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _summary(evaluation: Evaluation) -> EvaluationSummary:
+    return EvaluationSummary.model_validate(evaluation, from_attributes=True)
+
+
+def _execution_request(evaluation: Evaluation) -> ExecutionRequest:
+    return ExecutionRequest(
+        evaluation_id=evaluation.id,
+        code=evaluation.code,
+        stdin=evaluation.stdin,
+        timeout_seconds=evaluation.timeout_seconds,
+        memory_mb=evaluation.memory_mb,
+        image=evaluation.image,
+    )

@@ -9,6 +9,7 @@ from crucible_shared.settings import StorageSettings
 from crucible_storage.backends.base import StorageBackend
 from crucible_storage.backends.database import DatabaseBackend
 from crucible_storage.backends.documents import DocumentBackend
+from crucible_storage.backlog import Backlog
 from crucible_storage.db.engine import create_database_engine
 from crucible_storage.migrate import upgrade_to_head
 from crucible_storage.objects.base import ObjectStore
@@ -40,6 +41,8 @@ def open_storage(settings: StorageSettings) -> Iterator[Storage]:
             blob_backend = settings.storage_backend
         redis = RedisLink(settings.cache_redis_url, ttl_seconds=settings.cache_ttl_seconds)
         resources.callback(redis.close)
+        backlog = Backlog(settings.cache_redis_url)
+        resources.callback(backlog.close)
         yield Storage(
             backend,
             blobs=blobs,
@@ -47,6 +50,7 @@ def open_storage(settings: StorageSettings) -> Iterator[Storage]:
             blob_threshold_bytes=settings.blob_threshold_bytes,
             retention=timedelta(days=settings.retention_days),
             redis=redis,
+            backlog=backlog,
         )
 
 

@@ -33,5 +33,6 @@ def requeue_dead_letter(
 ) -> Evaluation:
     """Run it again, as a new evaluation with the same submission."""
     evaluation = storage.requeue_dead_letter(dead_letter_id)
-    enqueue_or_close(evaluation, storage, queue)
+    # Its key's share of slots stays what its latest submission said.
+    enqueue_or_close(evaluation, storage, queue, max_running=None)
     return evaluation

@@ -4,6 +4,7 @@ Every route takes the caller's key: researchers act on their own evaluations
 only (another's answers 404, as if it did not exist); viewers only read.
 """
 
+import logging
 from contextlib import suppress
 from typing import Annotated, Any, Literal
 
@@ -11,10 +12,9 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from crucible_api.auth import BODY_RESPONSES, Reader, Submitter, owner_scope, require_visible
-from crucible_api.deps import FleetDep, PageSize, QueueDep, QuotasDep, StorageDep
-from crucible_api.metrics import SUBMISSIONS
+from crucible_api.deps import PageSize, QueueDep, QuotasDep, StorageDep
 from crucible_api.queueing import EvaluationQueue, QueueUnavailable
-from crucible_api.submission import enqueue_or_close, submit_many
+from crucible_api.submission import submit_many, submit_one
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.schemas.evaluations import (
@@ -26,20 +26,23 @@ from crucible_shared.schemas.evaluations import (
     EvaluationPage,
     EvaluationPublic,
     EvaluationUpdate,
-    OwnedSubmission,
 )
 from crucible_shared.schemas.events import EvaluationEvent
 from crucible_shared.schemas.keys import StoredKey
 from crucible_shared.storage_client import StorageClient, TransitionRefused
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
+_log = logging.getLogger(__name__)
 
 _Responses = dict[int | str, dict[str, Any]]
 _NOT_FOUND: _Responses = {404: {"description": "No evaluation has this id (that you may see)."}}
 _UNAVAILABLE: _Responses = {503: {"description": "A dependency (storage or queue) is unavailable."}}
 _SUBMITTING: _Responses = {
     **BODY_RESPONSES,
-    429: {"description": "Over the key's quota; `Retry-After` says when to try again."},
+    429: {
+        "description": "Over the key's backlog or per-minute quota for now; `Retry-After` "
+        "estimates when they will fit. What could never fit is a 422."
+    },
     **_UNAVAILABLE,
 }
 Filter = Annotated[EvaluationFilter, Query()]
@@ -54,13 +57,7 @@ def submit_evaluation(
     quotas: QuotasDep,
 ) -> Evaluation:
     """Accept code to run; it is queued by priority and runs in a sandbox."""
-    with quotas.admitting(caller, 1, storage):
-        evaluation = storage.create_evaluation(
-            OwnedSubmission(**submission.model_dump(), owner=caller.id)
-        )
-    enqueue_or_close(evaluation, storage, queue)
-    SUBMISSIONS.labels(evaluation.priority.value).inc()
-    return evaluation
+    return submit_one(submission, caller, storage, queue, quotas)
 
 
 @router.post("/batch", status_code=status.HTTP_202_ACCEPTED, responses=_SUBMITTING)
@@ -80,9 +77,8 @@ def submit_batch(
     quotas: QuotasDep,
 ) -> BatchResult:
     """Accept many at once: the valid ones are queued, the others reported by index.
-    The whole batch counts against the key's quotas."""
-    admitted = quotas.admitting(caller, len(submissions), storage)
-    return submit_many(submissions, caller.id, storage, queue, admitted)
+    The valid ones count against the key's quotas together: all fit, or none is stored."""
+    return submit_many(submissions, caller, storage, queue, quotas)
 
 
 @router.get("/count")
@@ -121,12 +117,12 @@ def public_evaluation(
 
 
 def queue_position(evaluation: Evaluation, queue: EvaluationQueue) -> int | None:
-    """Its place in its queue while it is queued and Redis answers; else None.
+    """Its place in its key's line while it is queued and Redis answers; else None.
     Without Redis, the evaluation is still worth showing without it."""
     if evaluation.status is not EvaluationStatus.QUEUED:
         return None
     with suppress(QueueUnavailable):
-        return queue.position(evaluation.id, evaluation.priority)
+        return queue.position(evaluation.id)
     return None
 
 
@@ -135,7 +131,7 @@ def queue_position(evaluation: Evaluation, queue: EvaluationQueue) -> int | None
     responses={**_NOT_FOUND, 409: {"description": "It has already finished."}},
 )
 def cancel_evaluation(
-    evaluation_id: str, caller: Submitter, storage: StorageDep, fleet: FleetDep
+    evaluation_id: str, caller: Submitter, storage: StorageDep, queue: QueueDep
 ) -> Evaluation:
     """Stop it: a queued evaluation never starts; a running one has its sandbox killed."""
     current = _visible(evaluation_id, caller, storage)
@@ -154,9 +150,14 @@ def cancel_evaluation(
         )
     except TransitionRefused as exc:  # it finished while we looked
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    # The executor running it, if any, kills its sandbox on hearing this; the
-    # worker's later updates are refused because the status is terminal.
-    fleet.announce_cancellation(evaluation_id)
+    # Storage's word is final: a claim of it is refused from now on, and so is
+    # any result. The queue is told so that dispatch skips it and an executor
+    # running it kills its sandbox; should Redis be away, the lease the
+    # executor can no longer renew ends the sandbox instead.
+    try:
+        queue.cancel([evaluation_id])
+    except QueueUnavailable as exc:
+        _log.warning("cancellation of %s not announced: %s", evaluation_id, exc)
     return cancelled
 
 

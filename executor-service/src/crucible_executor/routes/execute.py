@@ -38,5 +38,5 @@ async def execute(
         runs.discard(request.evaluation_id)
 
     execution = Execution(backend, request, executor_id=settings.executor_id, release=release)
-    runs.add(request.evaluation_id, execution)
+    runs.add(request.evaluation_id, execution, request.lease_token)
     return ExecutionStream(execution)

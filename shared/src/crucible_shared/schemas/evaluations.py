@@ -120,6 +120,12 @@ class EvaluationFilter(BaseModel):
     image: SandboxImage | None = None
     since: datetime | None = Field(default=None, description="Created at or after (ISO 8601).")
     until: datetime | None = Field(default=None, description="Created before (ISO 8601).")
+    queued_since: datetime | None = Field(
+        default=None, description="Queued (last, for a retry) at or after (ISO 8601)."
+    )
+    queued_until: datetime | None = Field(
+        default=None, description="Queued (last, for a retry) before (ISO 8601)."
+    )
     code_sha256: Annotated[str | None, Field(pattern="^[0-9a-f]{64}$")] = None
     q: Annotated[
         str | None, Field(min_length=1, max_length=200, description="Text the code contains.")
@@ -134,7 +140,7 @@ class EvaluationFilter(BaseModel):
         default=None, description="true: queued or running; false: finished."
     )
 
-    @field_validator("since", "until", mode="before")
+    @field_validator("since", "until", "queued_since", "queued_until", mode="before")
     @classmethod
     def _not_a_number(cls, value: object) -> object:
         """pydantic would read a bare number as Unix time; the document
@@ -143,7 +149,7 @@ class EvaluationFilter(BaseModel):
             raise ValueError("must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not a number")
         return value
 
-    @field_validator("since", "until")
+    @field_validator("since", "until", "queued_since", "queued_until")
     @classmethod
     def _in_utc(cls, moment: datetime | None) -> datetime | None:
         """A time without an offset is UTC's."""

@@ -25,6 +25,11 @@ class ExecutionRequest(BaseModel):
     )
     memory_mb: Annotated[int, Bounded(limits.MEMORY_MB)] = limits.MEMORY_MB.default
     image: SandboxImage = SandboxImage.PYTHON
+    lease_token: str | None = Field(
+        default=None,
+        description="The slot's lease: the executor renews it while the program runs and "
+        "kills the sandbox if it is lost; released when the sandbox is gone.",
+    )
 
 
 class ExecutionResult(BaseModel):

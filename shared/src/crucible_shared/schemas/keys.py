@@ -36,8 +36,12 @@ class ApiKeyCreate(BaseModel):
     ]
     role: Role
     max_running: Annotated[
-        int, Bounded(limits.MAX_RUNNING_PER_KEY, "Evaluations queued or running at once.")
+        int,
+        Bounded(limits.MAX_RUNNING_PER_KEY, "Evaluations running at once."),
     ] = limits.MAX_RUNNING_PER_KEY.default
+    max_queued: Annotated[
+        int, Bounded(limits.MAX_QUEUED_PER_KEY, "Evaluations accepted and not yet finished.")
+    ] = limits.MAX_QUEUED_PER_KEY.default
     submissions_per_minute: Annotated[int, Bounded(limits.SUBMISSIONS_PER_MINUTE)] = (
         limits.SUBMISSIONS_PER_MINUTE.default
     )
@@ -51,6 +55,7 @@ class ApiKey(BaseModel):
     role: Role
     prefix: str = Field(description="The key's first characters, to recognise it.")
     max_running: int
+    max_queued: int = limits.MAX_QUEUED_PER_KEY.default
     submissions_per_minute: int
     created_at: datetime
     revoked_at: datetime | None = None

@@ -288,6 +288,10 @@ def _admits(where: EvaluationFilter, summary: EvaluationSummary) -> bool:
         return False
     if where.until is not None and summary.created_at >= where.until:
         return False
+    if where.queued_since is not None and summary.queued_at < where.queued_since:
+        return False
+    if where.queued_until is not None and summary.queued_at >= where.queued_until:
+        return False
     if where.active is not None and where.active == summary.status.is_terminal:
         return False
     return where.include_deleted or summary.deleted_at is None

@@ -45,6 +45,8 @@ class EvaluationRow(Base):
         Index("ix_evaluations_created_at_id", "created_at", "id"),
         # Statistics read what finished in the last hour.
         Index("ix_evaluations_finished_at", "finished_at"),
+        # The reaper looks at what was queued lately.
+        Index("ix_evaluations_status_queued_at", "status", "queued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -117,6 +119,7 @@ class ApiKeyRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     max_running: Mapped[int]
+    max_queued: Mapped[int]
     submissions_per_minute: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -272,6 +272,10 @@ def _filtered(query: _Query, where: EvaluationFilter) -> _Query:
         conditions.append(EvaluationRow.created_at >= where.since)
     if where.until is not None:
         conditions.append(EvaluationRow.created_at < where.until)
+    if where.queued_since is not None:
+        conditions.append(EvaluationRow.queued_at >= where.queued_since)
+    if where.queued_until is not None:
+        conditions.append(EvaluationRow.queued_at < where.queued_until)
     if where.q is not None:
         conditions.append(_contains(EvaluationRow.code, where.q.encode("utf-8")))
     if where.active is not None:

@@ -18,4 +18,4 @@ def list_dead_letters(
 
 @router.post("/{dead_letter_id}/requeue", status_code=status.HTTP_201_CREATED)
 def requeue_dead_letter(dead_letter_id: str, storage: StorageDep) -> Evaluation:
-    return storage.requeue(dead_letter_id)
+    return storage.requeue_dead_letter(dead_letter_id)

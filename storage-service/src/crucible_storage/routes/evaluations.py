@@ -5,7 +5,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, status
 from fastapi.responses import StreamingResponse
 
+from crucible_shared import limits
 from crucible_shared.limits import LIST_PAGE_SIZE, MAX_BATCH_SIZE
+from crucible_shared.schemas.commands import (
+    Claim,
+    ClaimCommand,
+    FailCommand,
+    FinishCommand,
+    RequeueCommand,
+    StartCommand,
+)
 from crucible_shared.schemas.evaluations import (
     Evaluation,
     EvaluationCount,
@@ -21,11 +30,21 @@ from crucible_storage.routes.deps import PageSize, StorageDep
 
 router = APIRouter(tags=["evaluations"])
 Filter = Annotated[EvaluationFilter, Query()]
+MaxQueued = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=limits.MAX_QUEUED_PER_KEY.maximum,
+        description="The owner's backlog bound: refused with 429 if these would exceed it.",
+    ),
+]
 
 
 @router.post("/evaluations", status_code=status.HTTP_201_CREATED)
-def create_evaluation(submission: OwnedSubmission, storage: StorageDep) -> Evaluation:
-    (evaluation,) = storage.create([submission])
+def create_evaluation(
+    submission: OwnedSubmission, storage: StorageDep, max_queued: MaxQueued = None
+) -> Evaluation:
+    (evaluation,) = storage.create([submission], max_queued=max_queued)
     return evaluation
 
 
@@ -33,12 +52,48 @@ def create_evaluation(submission: OwnedSubmission, storage: StorageDep) -> Evalu
 def create_evaluations(
     submissions: Annotated[list[OwnedSubmission], Body(max_length=MAX_BATCH_SIZE)],
     storage: StorageDep,
+    max_queued: MaxQueued = None,
 ) -> list[EvaluationSummary]:
-    """All or none, in the order given."""
+    """All or none, in the order given; one owner's."""
     return [
         EvaluationSummary.model_validate(evaluation.model_dump())
-        for evaluation in storage.create(submissions)
+        for evaluation in storage.create(submissions, max_queued=max_queued)
     ]
+
+
+@router.post("/evaluations/{evaluation_id}/claim")
+def claim_evaluation(evaluation_id: str, command: ClaimCommand, storage: StorageDep) -> Claim:
+    """`queued` to `provisioning`, one more attempt; 409 if it is not queued."""
+    return storage.claim(evaluation_id, command)
+
+
+@router.post("/evaluations/{evaluation_id}/start")
+def start_evaluation(
+    evaluation_id: str, command: StartCommand, storage: StorageDep
+) -> EvaluationSummary:
+    return storage.start(evaluation_id, command)
+
+
+@router.post("/evaluations/{evaluation_id}/finish")
+def finish_evaluation(
+    evaluation_id: str, command: FinishCommand, storage: StorageDep
+) -> EvaluationSummary:
+    return storage.finish(evaluation_id, command)
+
+
+@router.post("/evaluations/{evaluation_id}/requeue")
+def requeue_evaluation(
+    evaluation_id: str, command: RequeueCommand, storage: StorageDep
+) -> EvaluationSummary:
+    """Back to `queued`, or `failed` once its attempts are spent: the answer's status says."""
+    return storage.requeue(evaluation_id, command)
+
+
+@router.post("/evaluations/{evaluation_id}/fail")
+def fail_evaluation(
+    evaluation_id: str, command: FailCommand, storage: StorageDep
+) -> EvaluationSummary:
+    return storage.fail(evaluation_id, command)
 
 
 @router.get("/evaluations")

@@ -1,1 +1,0 @@
-"""The executor pool: slots claimed and released atomically through Lua scripts."""
