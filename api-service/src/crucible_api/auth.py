@@ -43,6 +43,7 @@ def make_key(request: ApiKeyCreate, storage: StorageClient) -> ApiKeyCreated:
         role=request.role,
         prefix=key[:10],
         max_running=request.max_running,
+        max_queued=request.max_queued,
         submissions_per_minute=request.submissions_per_minute,
         created_at=datetime.now(UTC),
         key_sha256=key_sha256(key),

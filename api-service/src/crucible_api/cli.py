@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--max-running", type=int, default=limits.MAX_RUNNING_PER_KEY.default)
+    create.add_argument("--max-queued", type=int, default=limits.MAX_QUEUED_PER_KEY.default)
     create.add_argument(
         "--submissions-per-minute", type=int, default=limits.SUBMISSIONS_PER_MINUTE.default
     )
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                 name=arguments.name,
                 role=Role(arguments.role),
                 max_running=arguments.max_running,
+                max_queued=arguments.max_queued,
                 submissions_per_minute=arguments.submissions_per_minute,
             )
             created = make_key(request, storage)

@@ -155,6 +155,7 @@ class Reaper:
             messages = sum(pipe.execute())
         missing = self._ready.waiting() - messages
         if missing > 0:
+            log.warning("%s evaluations wait with no dispatch message; sending them", missing)
             self._send(Priority.HIGH, missing)
 
     def _queue(self, evaluation: EvaluationSummary, where: Where) -> None:

@@ -192,7 +192,7 @@ def finish(
 ) -> Change:
     _fenced(current, command.attempt, _IN_FLIGHT)
     fields: dict[str, object] = {
-        **command.result.model_dump(exclude={"stdout", "stderr"}),
+        **command.result.model_dump(),
         "status": _S.COMPLETED,
         "started_at": current.started_at or now,
         "finished_at": now,
