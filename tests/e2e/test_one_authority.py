@@ -113,10 +113,10 @@ def test_a_cancellation_the_executor_missed_is_read_at_its_next_heartbeat(
     victim = serial.submit(code=BLOCKER.format(seconds=60))
     serial.wait_status(victim["id"], "running")
 
-    pool = _pool(serial)
-    # The executor's channel for cancellations is cut; it reconnects a second later.
-    assert pool.client_kill_filter(_type="pubsub") >= 1
-    assert serial.client.post(f"/api/evaluations/{victim['id']}/cancel").status_code == 200
+    with _pool(serial) as pool:
+        # The executor's channel for cancellations is cut; it reconnects a second later.
+        assert pool.client_kill_filter(_type="pubsub") >= 1
+        assert serial.client.post(f"/api/evaluations/{victim['id']}/cancel").status_code == 200
 
     _wait_until(
         lambda: (
@@ -131,19 +131,17 @@ def test_a_cancellation_the_executor_missed_is_read_at_its_next_heartbeat(
         10,
         "the cancelled run's slot was never given back",
     )
-    pool.close()
 
 
 def test_a_run_that_loses_its_lease_is_killed_and_retried_once(serial: Platform) -> None:
     victim = serial.submit(code=BLOCKER.format(seconds=3))
     serial.wait_status(victim["id"], "running")
 
-    pool = _pool(serial)
-    token = pool.get(redis_keys.evaluation_lease(victim["id"]))
-    assert token is not None
-    # Its slot given to nobody, as an expiry would: its renewal now fails.
-    pool.delete(redis_keys.lease(token.decode()))
-    pool.close()
+    with _pool(serial) as pool:
+        token = pool.get(redis_keys.evaluation_lease(victim["id"]))
+        assert token is not None
+        # Its slot given to nobody, as an expiry would: its renewal now fails.
+        pool.delete(redis_keys.lease(token.decode()))
 
     done = serial.wait_terminal(victim["id"], timeout=60)
     assert (done["status"], done["attempts"], done["stdout"]) == (
@@ -165,40 +163,34 @@ def test_a_batch_stored_but_never_queued_is_queued_by_the_reaper(tmp_path: Path)
     with local_platform(tmp_path / "state", **settings) as platform:
         # The API is frozen the moment storage has the batch, then killed:
         # whatever it had not yet put in the ready queue, nobody will.
-        storage = httpx.Client(
-            base_url=f"http://127.0.0.1:{platform.env['CRUCIBLE_STORAGE_PORT']}",
-            headers=service_auth.headers((platform.state_dir / "service-token").read_text()),
-        )
-        api = platform.pid("api-service")
-        body = [{"code": f"print({n})"} for n in range(300)]
-        sender = httpx.Client(base_url=platform.api_url, auth=platform.client.auth, timeout=30)
-        sending = threading.Thread(
-            target=lambda: _swallow(lambda: sender.post("/api/evaluations/batch", json=body))
-        )
-        sending.start()
-        _wait_until(
-            lambda: storage.get("/evaluations/count").json()["count"] > 0,
-            30,
-            "the batch never reached storage",
-        )
-        os.killpg(api, signal.SIGSTOP)
-        os.killpg(api, signal.SIGKILL)
-        sending.join()
-        assert platform.script("start", "--local").returncode == 0
+        token = (platform.state_dir / "service-token").read_text()
+        storage_url = f"http://127.0.0.1:{platform.env['CRUCIBLE_STORAGE_PORT']}"
+        body = [{"code": f"print({n})"} for n in range(100)]
+        with (
+            httpx.Client(base_url=storage_url, headers=service_auth.headers(token)) as storage,
+            httpx.Client(base_url=platform.api_url, auth=platform.client.auth, timeout=30) as api,
+        ):
+            pid = platform.pid("api-service")
+            sending = threading.Thread(
+                target=lambda: _swallow(lambda: api.post("/api/evaluations/batch", json=body))
+            )
+            sending.start()
+            _wait_until(
+                lambda: storage.get("/evaluations/count").json()["count"] > 0,
+                30,
+                "the batch never reached storage",
+            )
+            os.killpg(pid, signal.SIGSTOP)
+            os.killpg(pid, signal.SIGKILL)
+            sending.join()
+            assert platform.script("start", "--local").returncode == 0
 
-        _wait_until(
-            lambda: (
-                storage.get("/evaluations/count", params={"active": "true"}).json()["count"] == 0
-            ),
-            120,
-            "some stored evaluations never finished",
-        )
-        assert storage.get("/evaluations/count").json()["count"] == 300
-        assert (
-            storage.get("/evaluations/count", params={"status": "completed"}).json()["count"] == 300
-        )
-        storage.close()
-        sender.close()
+            def count(**where: str) -> int:
+                found: int = storage.get("/evaluations/count", params=where).json()["count"]
+                return found
+
+            _wait_until(lambda: count(active="true") == 0, 300, "some never finished")
+            assert count() == count(status="completed") == 100
 
 
 def _swallow(call: Any) -> None:

@@ -128,7 +128,7 @@ def test_a_worker_killed_mid_run_loses_nothing(serial: Platform) -> None:
     print(f"\nrecovery after a killed worker: {recovery:.1f} s")
 
     assert done["status"] == "completed" and done["stdout"] == "blocking\ndone\n"
-    assert "reaped: the worker running it was lost" in [
+    assert "retrying: its worker or executor was lost" in [
         e["detail"] for e in serial.client.get(f"/api/evaluations/{victim['id']}/events").json()
     ]
     queue = serial.client.get("/api/queue").json()
