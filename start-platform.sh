@@ -28,6 +28,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_DIR=$(realpath -m "${CRUCIBLE_STATE_DIR:-$ROOT/.crucible}")
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/logs
+WORKER_METRICS_DIR=$STATE_DIR/worker-metrics
 VENV=$ROOT/.venv
 
 PORT=${CRUCIBLE_PORT:-8080}
@@ -176,7 +177,11 @@ service_command() {
     executor-service)
       printf '%s\0' "${uvicorn[@]}" crucible_executor.app:create_app --host 127.0.0.1 --port "$EXECUTOR_PORT" ;;
     celery-worker)
-      printf '%s\0' "$VENV/bin/celery" -A crucible_worker.celery_app.app worker --queues high,normal,low \
+      # Prometheus' multiprocess mode for the worker's pool alone: anything else
+      # that imports the metrics under it (the API, the web app's build) would
+      # open its files there.
+      printf '%s\0' env "PROMETHEUS_MULTIPROC_DIR=$WORKER_METRICS_DIR" \
+        "$VENV/bin/celery" -A crucible_worker.celery_app.app worker --queues high,normal,low \
         --concurrency "$WORKER_CONCURRENCY" --hostname "worker-$$@%h" --loglevel INFO \
         --beat --schedule "$STATE_DIR/celerybeat-schedule" ;;
     flower)
@@ -202,7 +207,7 @@ start_service() {
   while IFS= read -r -d '' part; do cmd+=("$part"); done < <(service_command "$name")
   if [ "$name" = celery-worker ]; then
     # Prometheus' multiprocess mode wants an empty directory at every start.
-    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    rm -rf "$WORKER_METRICS_DIR" && mkdir -p "$WORKER_METRICS_DIR"
   fi
   # setsid: each service leads its own process group, so that stop reaches
   # its children (Celery's pool, uvicorn's reloader) and nothing else.
@@ -438,7 +443,6 @@ start_local() {
   export CRUCIBLE_DATA_DIR=${CRUCIBLE_DATA_DIR:-$STATE_DIR/storage}
   CRUCIBLE_SERVICE_TOKEN=$(service_token)
   export CRUCIBLE_SERVICE_TOKEN
-  export PROMETHEUS_MULTIPROC_DIR=$STATE_DIR/worker-metrics
   # Before anything starts: production without a real certificate stops here.
   configure_front_door
   build_web_app
