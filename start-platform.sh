@@ -31,23 +31,62 @@ LOG_DIR=$STATE_DIR/logs
 WORKER_METRICS_DIR=$STATE_DIR/worker-metrics
 VENV=$ROOT/.venv
 
-PORT=${CRUCIBLE_PORT:-8080}
-TLS_PORT=${CRUCIBLE_TLS_PORT:-8443}
+say() { printf '%s\n' "$*"; }
+die() { printf 'start-platform: %s\n' "$*" >&2; exit 1; }
+
+# Every port follows CRUCIBLE_PORT, the front door's: each is its default
+# moved by as much as CRUCIBLE_PORT is moved from 8080, so that one variable
+# puts a second checkout beside a first (CRUCIBLE_PORT=9080: 9443, 9000...).
+# Each may still be set alone. The variables and their defaults at 8080:
+PORT_VARIABLES=(CRUCIBLE_PORT CRUCIBLE_TLS_PORT CRUCIBLE_API_PORT CRUCIBLE_STORAGE_PORT
+  CRUCIBLE_EXECUTOR_PORT CRUCIBLE_REDIS_PORT CRUCIBLE_FLOWER_PORT CRUCIBLE_WORKER_METRICS_PORT)
+PORT_DEFAULTS=(8080 8443 8000 8001 8002 6380 5555 9808)
+BASE_PORT=8080
+
+PORT=${CRUCIBLE_PORT:-$BASE_PORT}
+[[ $PORT =~ ^[0-9]{1,5}$ ]] || die "CRUCIBLE_PORT must be a port number, not '$PORT'"
+
+# $1: a port variable; prints its port, set or derived from $2, the CRUCIBLE_PORT to derive from.
+port_for() {
+  local i value
+  for i in "${!PORT_VARIABLES[@]}"; do
+    [ "${PORT_VARIABLES[$i]}" = "$1" ] || continue
+    if [ "$1" = CRUCIBLE_PORT ]; then value=${2:-$PORT}; else
+      value=${!1:-$((PORT_DEFAULTS[i] + ${2:-$PORT} - BASE_PORT))}
+    fi
+    printf '%s' "$value"
+  done
+}
+
+LOWEST_BASE=$((BASE_PORT + 1 - $(printf '%s\n' "${PORT_DEFAULTS[@]}" | sort -n | head -1)))
+HIGHEST_BASE=$((BASE_PORT + 65535 - $(printf '%s\n' "${PORT_DEFAULTS[@]}" | sort -n | tail -1)))
+
+# Before anything starts: a port out of range names the variable to change.
+check_ports() {
+  local variable value
+  for variable in "${PORT_VARIABLES[@]}"; do
+    value=$(port_for "$variable")
+    [[ $value =~ ^[0-9]{1,5}$ ]] && [ "$value" -ge 1 ] && [ "$value" -le 65535 ] && continue
+    [ -n "${!variable:-}" ] && die "$variable must be a port number between 1 and 65535, not '$value'"
+    die "CRUCIBLE_PORT=$PORT would put $variable at $value: choose a CRUCIBLE_PORT between $LOWEST_BASE and $HIGHEST_BASE"
+  done
+}
+check_ports
+
+TLS_PORT=$(port_for CRUCIBLE_TLS_PORT)
 BIND=${CRUCIBLE_BIND:-127.0.0.1}
-API_PORT=${CRUCIBLE_API_PORT:-8000}
-STORAGE_PORT=${CRUCIBLE_STORAGE_PORT:-8001}
-EXECUTOR_PORT=${CRUCIBLE_EXECUTOR_PORT:-8002}
-REDIS_PORT=${CRUCIBLE_REDIS_PORT:-6380}
-FLOWER_PORT=${CRUCIBLE_FLOWER_PORT:-5555}
-export CRUCIBLE_WORKER_METRICS_PORT=${CRUCIBLE_WORKER_METRICS_PORT:-9808}
+API_PORT=$(port_for CRUCIBLE_API_PORT)
+STORAGE_PORT=$(port_for CRUCIBLE_STORAGE_PORT)
+EXECUTOR_PORT=$(port_for CRUCIBLE_EXECUTOR_PORT)
+REDIS_PORT=$(port_for CRUCIBLE_REDIS_PORT)
+FLOWER_PORT=$(port_for CRUCIBLE_FLOWER_PORT)
+CRUCIBLE_WORKER_METRICS_PORT=$(port_for CRUCIBLE_WORKER_METRICS_PORT)
+export CRUCIBLE_WORKER_METRICS_PORT
 WORKER_CONCURRENCY=${CRUCIBLE_WORKER_CONCURRENCY:-2}
 READY_TIMEOUT=${CRUCIBLE_READY_TIMEOUT:-60}
 
 # Started in this order, stopped in the reverse.
 SERVICES=(redis storage-service executor-service celery-worker flower api-service nginx)
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'start-platform: %s\n' "$*" >&2; exit 1; }
 
 # --- installing what is missing -------------------------------------------
 
@@ -148,20 +187,53 @@ service_marker() {
   esac
 }
 
-service_port() {
+# The variables of the ports a service listens on.
+service_port_variables() {
   case $1 in
-    redis) printf '%s' "$REDIS_PORT" ;;
-    storage-service) printf '%s' "$STORAGE_PORT" ;;
-    executor-service) printf '%s' "$EXECUTOR_PORT" ;;
-    celery-worker) printf '%s' "$CRUCIBLE_WORKER_METRICS_PORT" ;;
-    flower) printf '%s' "$FLOWER_PORT" ;;
-    api-service) printf '%s' "$API_PORT" ;;
-    nginx) printf '%s' "$PORT" ;;
-    *) printf '' ;;
+    redis) printf '%s\n' CRUCIBLE_REDIS_PORT ;;
+    storage-service) printf '%s\n' CRUCIBLE_STORAGE_PORT ;;
+    executor-service) printf '%s\n' CRUCIBLE_EXECUTOR_PORT ;;
+    celery-worker) printf '%s\n' CRUCIBLE_WORKER_METRICS_PORT ;;
+    flower) printf '%s\n' CRUCIBLE_FLOWER_PORT ;;
+    api-service) printf '%s\n' CRUCIBLE_API_PORT ;;
+    nginx) printf '%s\n' CRUCIBLE_PORT CRUCIBLE_TLS_PORT ;;
   esac
 }
 
+service_ports() {
+  local variable ports=()
+  for variable in $(service_port_variables "$1"); do ports+=("$(port_for "$variable")"); done
+  printf '%s' "${ports[*]}"
+}
+
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A CRUCIBLE_PORT (9080, 10080...) at which every port this checkout would use is free now.
+free_base() {
+  local base variable
+  for base in $(seq $((PORT + 1000)) 1000 "$HIGHEST_BASE") $(seq $((PORT - 1000)) -1000 "$LOWEST_BASE"); do
+    for variable in "${PORT_VARIABLES[@]}"; do
+      port_busy "$(port_for "$variable" "$base")" && continue 2
+    done
+    printf '%s' "$base"
+    return
+  done
+}
+
+# Before anything starts: a port another program holds (another checkout's
+# Crucible, most often) stops this start, and says which variable moves it.
+check_ports_free() {
+  local name variable port base
+  for name in "${SERVICES[@]}"; do
+    running_pid "$name" >/dev/null && continue
+    for variable in $(service_port_variables "$name"); do
+      port=$(port_for "$variable")
+      port_busy "$port" || continue
+      base=$(free_base)
+      die "port $port ($variable), wanted by $name, is taken by another program (another checkout's Crucible?): to run beside it, set CRUCIBLE_PORT${base:+=$base}, which moves every port of this checkout${base:+ to ones free now}, or $variable alone (README, Ports)"
+    done
+  done
+}
 
 service_command() {
   local uvicorn=("$VENV/bin/uvicorn" --factory --no-access-log)
@@ -195,14 +267,10 @@ service_command() {
 }
 
 start_service() {
-  local name=$1 pid port cmd=()
+  local name=$1 pid cmd=()
   if pid=$(running_pid "$name"); then
     say "  $name already runs (pid $pid)"
     return
-  fi
-  port=$(service_port "$name")
-  if [ -n "$port" ] && port_busy "$port"; then
-    die "port $port, wanted by $name, is taken by another program; free it or choose another port (see README, Configuration)"
   fi
   while IFS= read -r -d '' part; do cmd+=("$part"); done < <(service_command "$name")
   if [ "$name" = celery-worker ]; then
@@ -430,6 +498,7 @@ docker_engine_answers() {
 }
 
 start_local() {
+  check_ports_free
   ensure_debian_packages
   ensure_workspace
   prepare_docker_backend
@@ -486,7 +555,7 @@ status() {
   local name pid any=1
   for name in "${SERVICES[@]}"; do
     if pid=$(running_pid "$name"); then
-      printf '  %-17s running  pid %-7s %s\n' "$name" "$pid" "$(service_port "$name")"
+      printf '  %-17s running  pid %-7s %s\n' "$name" "$pid" "$(service_ports "$name")"
       any=0
     else
       printf '  %-17s stopped\n' "$name"
