@@ -42,6 +42,11 @@ PORT_VARIABLES=(CRUCIBLE_PORT CRUCIBLE_TLS_PORT CRUCIBLE_API_PORT CRUCIBLE_STORA
   CRUCIBLE_EXECUTOR_PORT CRUCIBLE_REDIS_PORT CRUCIBLE_FLOWER_PORT CRUCIBLE_WORKER_METRICS_PORT)
 PORT_DEFAULTS=(8080 8443 8000 8001 8002 6380 5555 9808)
 BASE_PORT=8080
+# The ones set by the caller, before this script exports any; CRUCIBLE_PORT
+# is the base the others derive from, so never "set" among them.
+declare -A PORTS_SET
+for variable in "${PORT_VARIABLES[@]:1}"; do PORTS_SET[$variable]=${!variable:-}; done
+PORTS_SET[CRUCIBLE_PORT]=
 
 PORT=${CRUCIBLE_PORT:-$BASE_PORT}
 [[ $PORT =~ ^[0-9]{1,5}$ ]] || die "CRUCIBLE_PORT must be a port number, not '$PORT'"
@@ -51,9 +56,7 @@ port_for() {
   local i value
   for i in "${!PORT_VARIABLES[@]}"; do
     [ "${PORT_VARIABLES[$i]}" = "$1" ] || continue
-    if [ "$1" = CRUCIBLE_PORT ]; then value=${2:-$PORT}; else
-      value=${!1:-$((PORT_DEFAULTS[i] + ${2:-$PORT} - BASE_PORT))}
-    fi
+    value=${PORTS_SET[$1]:-$((PORT_DEFAULTS[i] + ${2:-$PORT} - BASE_PORT))}
     printf '%s' "$value"
   done
 }
@@ -67,7 +70,7 @@ check_ports() {
   for variable in "${PORT_VARIABLES[@]}"; do
     value=$(port_for "$variable")
     [[ $value =~ ^[0-9]{1,5}$ ]] && [ "$value" -ge 1 ] && [ "$value" -le 65535 ] && continue
-    [ -n "${!variable:-}" ] && die "$variable must be a port number between 1 and 65535, not '$value'"
+    [ -n "${PORTS_SET[$variable]}" ] && die "$variable must be a port number between 1 and 65535, not '$value'"
     die "CRUCIBLE_PORT=$PORT would put $variable at $value: choose a CRUCIBLE_PORT between $LOWEST_BASE and $HIGHEST_BASE"
   done
 }
