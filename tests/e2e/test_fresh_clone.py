@@ -11,6 +11,7 @@ checkout (this one) then runs beside it by setting CRUCIBLE_PORT alone.
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -126,6 +127,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
     finally:
         platform.client.close()
         run_script(root, env, "stop")
+        # Its node_modules and .venv are hundreds of MB: not kept with pytest's last runs.
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_first_start_builds_and_serves_the_web_app(clone: Checkout) -> None:
