@@ -25,17 +25,8 @@ from playwright.sync_api import ConsoleMessage, expect, sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.frontdoor.support import assert_api_docs_self_contained
-from tests.support.platform import REPO, START_PLATFORM, Platform, process_alive
+from tests.support.platform import REPO, SERVICES, START_PLATFORM, Platform, process_alive
 
-SERVICES = [
-    "redis",
-    "storage-service",
-    "executor-service",
-    "celery-worker",
-    "flower",
-    "api-service",
-    "nginx",
-]
 # start-platform.sh's ports at CRUCIBLE_PORT=8080: each moves with it.
 PORTS_AT_8080 = (8080, 8443, 8000, 8001, 8002, 6380, 5555, 9808)
 # npm ci, uv sync and the web app's build, all from nothing.

@@ -6,17 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.platform import START_PLATFORM, Platform, platform_env, process_alive
-
-SERVICES = [
-    "redis",
-    "storage-service",
-    "executor-service",
-    "celery-worker",
-    "flower",
-    "api-service",
-    "nginx",
-]
+from tests.support.platform import (
+    SERVICES,
+    START_PLATFORM,
+    Platform,
+    platform_env,
+    process_alive,
+)
 
 
 def test_second_start_starts_no_duplicates(own_platform: Platform) -> None:
