@@ -27,8 +27,10 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.frontdoor.support import assert_api_docs_self_contained
 from tests.support.platform import REPO, SERVICES, START_PLATFORM, Platform, process_alive
 
-# start-platform.sh's ports at CRUCIBLE_PORT=8080: each moves with it.
-PORTS_AT_8080 = (8080, 8443, 8000, 8001, 8002, 6380, 5555, 9808)
+# start-platform.sh's ports at CRUCIBLE_PORT=8080, as it lists them: each moves with it.
+_DEFAULTS = re.search(r"^PORT_DEFAULTS=\(([0-9 ]+)\)$", START_PLATFORM.read_text(), re.MULTILINE)
+assert _DEFAULTS, "start-platform.sh lists no PORT_DEFAULTS"
+PORTS_AT_8080 = tuple(int(port) for port in _DEFAULTS.group(1).split())
 # npm ci, uv sync and the web app's build, all from nothing.
 FIRST_START_TIMEOUT = 900
 
