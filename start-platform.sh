@@ -28,25 +28,68 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_DIR=$(realpath -m "${CRUCIBLE_STATE_DIR:-$ROOT/.crucible}")
 RUN_DIR=$STATE_DIR/run
 LOG_DIR=$STATE_DIR/logs
+WORKER_METRICS_DIR=$STATE_DIR/worker-metrics
 VENV=$ROOT/.venv
 
-PORT=${CRUCIBLE_PORT:-8080}
-TLS_PORT=${CRUCIBLE_TLS_PORT:-8443}
+say() { printf '%s\n' "$*"; }
+die() { printf 'start-platform: %s\n' "$*" >&2; exit 1; }
+
+# Every port follows CRUCIBLE_PORT, the front door's: each is its default
+# moved by as much as CRUCIBLE_PORT is moved from 8080, so that one variable
+# puts a second checkout beside a first (CRUCIBLE_PORT=9080: 9443, 9000...).
+# Each may still be set alone. The variables and their defaults at 8080:
+PORT_VARIABLES=(CRUCIBLE_PORT CRUCIBLE_TLS_PORT CRUCIBLE_API_PORT CRUCIBLE_STORAGE_PORT
+  CRUCIBLE_EXECUTOR_PORT CRUCIBLE_REDIS_PORT CRUCIBLE_FLOWER_PORT CRUCIBLE_WORKER_METRICS_PORT)
+PORT_DEFAULTS=(8080 8443 8000 8001 8002 6380 5555 9808)
+BASE_PORT=8080
+# The ones set by the caller, before this script exports any; CRUCIBLE_PORT
+# is the base the others derive from, so never "set" among them.
+declare -A PORTS_SET
+for variable in "${PORT_VARIABLES[@]:1}"; do PORTS_SET[$variable]=${!variable:-}; done
+PORTS_SET[CRUCIBLE_PORT]=
+
+PORT=${CRUCIBLE_PORT:-$BASE_PORT}
+[[ $PORT =~ ^[0-9]{1,5}$ ]] || die "CRUCIBLE_PORT must be a port number, not '$PORT'"
+
+# $1: a port variable; prints its port, set or derived from $2, the CRUCIBLE_PORT to derive from.
+port_for() {
+  local i value
+  for i in "${!PORT_VARIABLES[@]}"; do
+    [ "${PORT_VARIABLES[$i]}" = "$1" ] || continue
+    value=${PORTS_SET[$1]:-$((PORT_DEFAULTS[i] + ${2:-$PORT} - BASE_PORT))}
+    printf '%s' "$value"
+  done
+}
+
+LOWEST_BASE=$((BASE_PORT + 1 - $(printf '%s\n' "${PORT_DEFAULTS[@]}" | sort -n | head -1)))
+HIGHEST_BASE=$((BASE_PORT + 65535 - $(printf '%s\n' "${PORT_DEFAULTS[@]}" | sort -n | tail -1)))
+
+# Before anything starts: a port out of range names the variable to change.
+check_ports() {
+  local variable value
+  for variable in "${PORT_VARIABLES[@]}"; do
+    value=$(port_for "$variable")
+    [[ $value =~ ^[0-9]{1,5}$ ]] && [ "$value" -ge 1 ] && [ "$value" -le 65535 ] && continue
+    [ -n "${PORTS_SET[$variable]}" ] && die "$variable must be a port number between 1 and 65535, not '$value'"
+    die "CRUCIBLE_PORT=$PORT would put $variable at $value: choose a CRUCIBLE_PORT between $LOWEST_BASE and $HIGHEST_BASE"
+  done
+}
+check_ports
+
+TLS_PORT=$(port_for CRUCIBLE_TLS_PORT)
 BIND=${CRUCIBLE_BIND:-127.0.0.1}
-API_PORT=${CRUCIBLE_API_PORT:-8000}
-STORAGE_PORT=${CRUCIBLE_STORAGE_PORT:-8001}
-EXECUTOR_PORT=${CRUCIBLE_EXECUTOR_PORT:-8002}
-REDIS_PORT=${CRUCIBLE_REDIS_PORT:-6380}
-FLOWER_PORT=${CRUCIBLE_FLOWER_PORT:-5555}
-export CRUCIBLE_WORKER_METRICS_PORT=${CRUCIBLE_WORKER_METRICS_PORT:-9808}
+API_PORT=$(port_for CRUCIBLE_API_PORT)
+STORAGE_PORT=$(port_for CRUCIBLE_STORAGE_PORT)
+EXECUTOR_PORT=$(port_for CRUCIBLE_EXECUTOR_PORT)
+REDIS_PORT=$(port_for CRUCIBLE_REDIS_PORT)
+FLOWER_PORT=$(port_for CRUCIBLE_FLOWER_PORT)
+CRUCIBLE_WORKER_METRICS_PORT=$(port_for CRUCIBLE_WORKER_METRICS_PORT)
+export CRUCIBLE_WORKER_METRICS_PORT
 WORKER_CONCURRENCY=${CRUCIBLE_WORKER_CONCURRENCY:-2}
 READY_TIMEOUT=${CRUCIBLE_READY_TIMEOUT:-60}
 
 # Started in this order, stopped in the reverse.
 SERVICES=(redis storage-service executor-service celery-worker flower api-service nginx)
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'start-platform: %s\n' "$*" >&2; exit 1; }
 
 # --- installing what is missing -------------------------------------------
 
@@ -147,20 +190,53 @@ service_marker() {
   esac
 }
 
-service_port() {
+# The variables of the ports a service listens on.
+service_port_variables() {
   case $1 in
-    redis) printf '%s' "$REDIS_PORT" ;;
-    storage-service) printf '%s' "$STORAGE_PORT" ;;
-    executor-service) printf '%s' "$EXECUTOR_PORT" ;;
-    celery-worker) printf '%s' "$CRUCIBLE_WORKER_METRICS_PORT" ;;
-    flower) printf '%s' "$FLOWER_PORT" ;;
-    api-service) printf '%s' "$API_PORT" ;;
-    nginx) printf '%s' "$PORT" ;;
-    *) printf '' ;;
+    redis) printf '%s\n' CRUCIBLE_REDIS_PORT ;;
+    storage-service) printf '%s\n' CRUCIBLE_STORAGE_PORT ;;
+    executor-service) printf '%s\n' CRUCIBLE_EXECUTOR_PORT ;;
+    celery-worker) printf '%s\n' CRUCIBLE_WORKER_METRICS_PORT ;;
+    flower) printf '%s\n' CRUCIBLE_FLOWER_PORT ;;
+    api-service) printf '%s\n' CRUCIBLE_API_PORT ;;
+    nginx) printf '%s\n' CRUCIBLE_PORT CRUCIBLE_TLS_PORT ;;
   esac
 }
 
+service_ports() {
+  local variable ports=()
+  for variable in $(service_port_variables "$1"); do ports+=("$(port_for "$variable")"); done
+  printf '%s' "${ports[*]}"
+}
+
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A CRUCIBLE_PORT (9080, 10080...) at which every port this checkout would use is free now.
+free_base() {
+  local base variable
+  for base in $(seq $((PORT + 1000)) 1000 "$HIGHEST_BASE") $(seq $((PORT - 1000)) -1000 "$LOWEST_BASE"); do
+    for variable in "${PORT_VARIABLES[@]}"; do
+      port_busy "$(port_for "$variable" "$base")" && continue 2
+    done
+    printf '%s' "$base"
+    return
+  done
+}
+
+# Before anything starts: a port another program holds (another checkout's
+# Crucible, most often) stops this start, and says which variable moves it.
+check_ports_free() {
+  local name variable port base
+  for name in "${SERVICES[@]}"; do
+    running_pid "$name" >/dev/null && continue
+    for variable in $(service_port_variables "$name"); do
+      port=$(port_for "$variable")
+      port_busy "$port" || continue
+      base=$(free_base)
+      die "port $port ($variable), wanted by $name, is taken by another program (another checkout's Crucible?): to run beside it, set CRUCIBLE_PORT${base:+=$base}, which moves every port of this checkout${base:+ to ones free now}, or $variable alone (README, Ports)"
+    done
+  done
+}
 
 service_command() {
   local uvicorn=("$VENV/bin/uvicorn" --factory --no-access-log)
@@ -176,7 +252,11 @@ service_command() {
     executor-service)
       printf '%s\0' "${uvicorn[@]}" crucible_executor.app:create_app --host 127.0.0.1 --port "$EXECUTOR_PORT" ;;
     celery-worker)
-      printf '%s\0' "$VENV/bin/celery" -A crucible_worker.celery_app.app worker --queues high,normal,low \
+      # Prometheus' multiprocess mode for the worker's pool alone: anything else
+      # that imports the metrics under it (the API, the web app's build) would
+      # open its files there.
+      printf '%s\0' env "PROMETHEUS_MULTIPROC_DIR=$WORKER_METRICS_DIR" \
+        "$VENV/bin/celery" -A crucible_worker.celery_app.app worker --queues high,normal,low \
         --concurrency "$WORKER_CONCURRENCY" --hostname "worker-$$@%h" --loglevel INFO \
         --beat --schedule "$STATE_DIR/celerybeat-schedule" ;;
     flower)
@@ -190,19 +270,15 @@ service_command() {
 }
 
 start_service() {
-  local name=$1 pid port cmd=()
+  local name=$1 pid cmd=()
   if pid=$(running_pid "$name"); then
     say "  $name already runs (pid $pid)"
     return
   fi
-  port=$(service_port "$name")
-  if [ -n "$port" ] && port_busy "$port"; then
-    die "port $port, wanted by $name, is taken by another program; free it or choose another port (see README, Configuration)"
-  fi
   while IFS= read -r -d '' part; do cmd+=("$part"); done < <(service_command "$name")
   if [ "$name" = celery-worker ]; then
     # Prometheus' multiprocess mode wants an empty directory at every start.
-    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    rm -rf "$WORKER_METRICS_DIR" && mkdir -p "$WORKER_METRICS_DIR"
   fi
   # setsid: each service leads its own process group, so that stop reaches
   # its children (Celery's pool, uvicorn's reloader) and nothing else.
@@ -425,6 +501,7 @@ docker_engine_answers() {
 }
 
 start_local() {
+  check_ports_free
   ensure_debian_packages
   ensure_workspace
   prepare_docker_backend
@@ -438,7 +515,6 @@ start_local() {
   export CRUCIBLE_DATA_DIR=${CRUCIBLE_DATA_DIR:-$STATE_DIR/storage}
   CRUCIBLE_SERVICE_TOKEN=$(service_token)
   export CRUCIBLE_SERVICE_TOKEN
-  export PROMETHEUS_MULTIPROC_DIR=$STATE_DIR/worker-metrics
   # Before anything starts: production without a real certificate stops here.
   configure_front_door
   build_web_app
@@ -482,7 +558,7 @@ status() {
   local name pid any=1
   for name in "${SERVICES[@]}"; do
     if pid=$(running_pid "$name"); then
-      printf '  %-17s running  pid %-7s %s\n' "$name" "$pid" "$(service_port "$name")"
+      printf '  %-17s running  pid %-7s %s\n' "$name" "$pid" "$(service_ports "$name")"
       any=0
     else
       printf '  %-17s stopped\n' "$name"

@@ -28,8 +28,13 @@ function readDocument() {
   if (process.env.CRUCIBLE_OPENAPI) return readFileSync(process.env.CRUCIBLE_OPENAPI, "utf8");
   const dump =
     "import json; from crucible_api.app import create_app; print(json.dumps(create_app().openapi()))";
+  // Without the worker's metrics directory: in Prometheus' multiprocess mode
+  // the API's gauges would open files there at import, and the document does
+  // not depend on where a running worker keeps its metrics.
+  const { PROMETHEUS_MULTIPROC_DIR: _, ...env } = process.env;
   return execFileSync(uv(), ["run", "--frozen", "--quiet", "python", "-c", dump], {
     cwd: repo,
+    env,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -2,18 +2,17 @@
 
 import re
 import subprocess
+from pathlib import Path
 
-from tests.support.platform import Platform, process_alive
+import pytest
 
-SERVICES = [
-    "redis",
-    "storage-service",
-    "executor-service",
-    "celery-worker",
-    "flower",
-    "api-service",
-    "nginx",
-]
+from tests.support.platform import (
+    SERVICES,
+    START_PLATFORM,
+    Platform,
+    platform_env,
+    process_alive,
+)
 
 
 def test_second_start_starts_no_duplicates(own_platform: Platform) -> None:
@@ -52,3 +51,42 @@ def test_stop_stops_everything_it_started_and_nothing_else(own_platform: Platfor
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_only_the_worker_gets_the_metrics_directory(own_platform: Platform) -> None:
+    # The web app's build and the API imported the metrics under it before the
+    # worker had made the folder.
+    def environment(service: str) -> str:
+        return Path(f"/proc/{own_platform.pid(service)}/environ").read_text()
+
+    assert "PROMETHEUS_MULTIPROC_DIR=" in environment("celery-worker")
+    assert "PROMETHEUS_MULTIPROC_DIR=" not in environment("api-service")
+    assert (own_platform.state_dir / "worker-metrics").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"CRUCIBLE_PORT": "64000"}, "choose a CRUCIBLE_PORT between 2526 and 63807"),
+        ({"CRUCIBLE_PORT": "web"}, "CRUCIBLE_PORT must be a port number, not 'web'"),
+        ({"CRUCIBLE_REDIS_PORT": "70000"}, "CRUCIBLE_REDIS_PORT must be a port number between"),
+    ],
+)
+def test_a_port_out_of_range_names_its_variable_before_anything_starts(
+    tmp_path: Path, setting: dict[str, str], named: str
+) -> None:
+    # Every port derived from CRUCIBLE_PORT, but for the one the case sets.
+    env = {
+        name: value
+        for name, value in platform_env(tmp_path / "state").items()
+        if not name.endswith("_PORT")
+    }
+    env.update(setting)
+
+    refused = subprocess.run(
+        [str(START_PLATFORM), "start", "--local"], env=env, capture_output=True, text=True
+    )
+
+    assert refused.returncode == 1
+    assert named in refused.stderr
+    assert not (tmp_path / "state").exists()

@@ -1,6 +1,7 @@
 """What every test of the front door checks on a response, and reading an event stream."""
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,29 @@ def content_security_policy(response: httpx.Response) -> dict[str, set[str]]:
     policy = response.headers["content-security-policy"]
     directives = (part.split() for part in policy.split(";") if part.strip())
     return {name: set(values) for name, *values in directives}
+
+
+# Any absolute or scheme-relative URL: a page that names one depends on a
+# network the platform may not have.
+_OUTSIDE_URL = re.compile(r"""(?:https?:)?//[^\s"'<>]+""")
+_ASSET = re.compile(r'(?:src|href)="([^"]+)"')
+
+
+def assert_api_docs_self_contained(client: httpx.Client) -> None:
+    """/api/docs names no outside URL, every asset it names answers through the
+    front door, and its policy lets it load from this origin alone."""
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200, docs.text
+    assert _OUTSIDE_URL.findall(docs.text) == []
+    assets = _ASSET.findall(docs.text)
+    assert any(asset.endswith(".js") for asset in assets), docs.text
+    assert any(asset.endswith(".css") for asset in assets), docs.text
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    policy = content_security_policy(docs)
+    assert policy["script-src"] == {"'self'"}
+    sources = set().union(*policy.values())
+    assert sources <= {"'self'", "'none'", "'unsafe-inline'", "data:"}, sources
 
 
 def assert_security_headers(response: httpx.Response, *, https: bool = False) -> None:

@@ -16,6 +16,16 @@ from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_PLATFORM = REPO / "start-platform.sh"
+# What ./start-platform.sh starts in local mode, in its order.
+SERVICES = [
+    "redis",
+    "storage-service",
+    "executor-service",
+    "celery-worker",
+    "flower",
+    "api-service",
+    "nginx",
+]
 
 # The tests burst far above the front door's production rate limits; the ones
 # about those limits set their own.

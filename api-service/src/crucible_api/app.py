@@ -14,6 +14,7 @@ from crucible_api.queueing import EvaluationQueue
 from crucible_api.quotas import Quotas
 from crucible_api.routes import (
     dead_letters,
+    docs,
     evaluations,
     health,
     keys,
@@ -56,12 +57,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         summary="Runs untrusted Python in sandboxes with hard limits.",
         version="0.1.0",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # routes/docs.py serves the page, without a CDN.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
+    docs.add_docs(app)
     app.include_router(metrics.router)
     for router in (
         evaluations.router,
