@@ -136,24 +136,40 @@ def test_the_credentials_are_kept_private(platform: Platform) -> None:
     assert stat.S_IMODE(platform.credentials.stat().st_mode) == 0o600
 
 
-def test_a_key_may_have_so_many_evaluations_in_flight(
+def test_a_key_s_backlog_is_bounded_and_what_never_fits_is_422(
     platform: Platform, client_for: Clients
 ) -> None:
-    erin = client_for(platform.new_key("researcher", "erin", "--max-running", "1"))
+    erin = client_for(platform.new_key("researcher", "erin", "--max-queued", "1"))
     first = erin.post("/api/evaluations", json={"code": "import time; time.sleep(30)"})
     assert first.status_code == 202
 
     second = erin.post("/api/evaluations", json={"code": "print(2)"})
 
     assert second.status_code == 429
-    assert "1 evaluations queued or running at once" in second.json()["detail"]
+    assert "may have 1 evaluations accepted and not yet finished" in second.json()["detail"]
     assert int(second.headers["retry-after"]) > 0
+    never = erin.post("/api/evaluations/batch", json=[{"code": "print(1)"}] * 2)
+    assert never.status_code == 422
+    assert "max_queued 1" in never.json()["detail"]
     erin.post(f"/api/evaluations/{first.json()['id']}/cancel")
     assert erin.post("/api/evaluations", json={"code": "print(3)"}).status_code == 202
 
 
-def test_submissions_at_once_never_exceed_the_in_flight_quota(platform: Platform) -> None:
-    key = platform.new_key("researcher", "gina", "--max-running", "3")
+def test_a_key_s_share_of_slots_queues_the_rest(platform: Platform, client_for: Clients) -> None:
+    fay = client_for(platform.new_key("researcher", "fay", "--max-running", "1"))
+    first = fay.post("/api/evaluations", json={"code": "import time; time.sleep(30)"}).json()
+    second = fay.post("/api/evaluations", json={"code": "print(2)"})
+    assert second.status_code == 202
+    platform.wait_status(first["id"], "running")
+    time.sleep(2)  # a slot is free (two on this platform), but fay's one share is taken
+
+    assert fay.get(f"/api/evaluations/{second.json()['id']}").json()["status"] == "queued"
+    fay.post(f"/api/evaluations/{first['id']}/cancel")
+    assert platform.wait_terminal(second.json()["id"])["stdout"] == "2\n"
+
+
+def test_submissions_at_once_never_exceed_the_backlog_bound(platform: Platform) -> None:
+    key = platform.new_key("researcher", "gina", "--max-queued", "3")
     # To the API itself: the front door's rate limit would refuse some first.
     gina = httpx.Client(
         base_url=platform.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
