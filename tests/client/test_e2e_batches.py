@@ -34,7 +34,9 @@ def batches_served(platform: Platform) -> None:
 def test_evaluate_yields_each_item_once_and_reports_refused_ones_by_index(
     platform: Platform, researcher_key: str
 ) -> None:
-    items = [{"code": f"print({n} * 3)", "label": f"item-{n}"} for n in range(30)]
+    items: list[dict[str, object]] = [
+        {"code": f"print({n} * 3)", "label": f"item-{n}"} for n in range(30)
+    ]
     items[7]["timeout_seconds"] = 5000
 
     with Crucible(platform.front_door_url, researcher_key) as crucible:
