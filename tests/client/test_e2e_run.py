@@ -178,3 +178,25 @@ def test_crucible_without_a_key_says_so(platform: Platform, tmp_path: Path) -> N
 
     assert ran.returncode == ExitCode.USAGE
     assert "CRUCIBLE_API_KEY" in ran.stderr
+
+
+def test_a_script_that_runs_and_closes_leaves_nothing_behind(
+    platform: Platform, researcher_key: str
+) -> None:
+    script = (
+        "from crucible_client import Crucible\n"
+        "crucible = Crucible()\n"
+        "for n in range(30):\n"
+        "    assert crucible.run(f'print({n})').stdout == f'{n}\\n'\n"
+        "crucible.close()\n"
+    )
+    env = {
+        **os.environ,
+        "CRUCIBLE_URL": platform.front_door_url,
+        "CRUCIBLE_API_KEY": researcher_key,
+    }
+
+    ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+
+    # Not even asyncio's "Task was destroyed but it is pending".
+    assert (ran.returncode, ran.stderr) == (0, "")

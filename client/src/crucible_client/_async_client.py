@@ -6,10 +6,11 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from email.utils import parsedate_to_datetime
 from importlib.metadata import version
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -177,12 +178,13 @@ class AsyncCrucible:
                 )
                 try:
                     events = ServerSentEvents()
-                    async for line in response.aiter_lines():
-                        event = events.feed(line)
-                        if event is not None and event[0] == "evaluation":
-                            last = Evaluation.from_api(json.loads(event[1]))
-                            if last.finished:
-                                return last
+                    async with _lines(response) as lines:
+                        async for line in lines:
+                            event = events.feed(line)
+                            if event is not None and event[0] == "evaluation":
+                                last = Evaluation.from_api(json.loads(event[1]))
+                                if last.finished:
+                                    return last
                 finally:
                     await response.aclose()
         except (TimeoutError, httpx.TransportError):
@@ -280,11 +282,12 @@ class AsyncCrucible:
                     "GET", f"/batches/{batch_id}/results", params=params, stream=True
                 )
                 try:
-                    async for line in response.aiter_lines():
-                        evaluation = results.feed(line)
-                        if evaluation is not None:
-                            failures = 0
-                            yield evaluation
+                    async with _lines(response) as lines:
+                        async for line in lines:
+                            evaluation = results.feed(line)
+                            if evaluation is not None:
+                                failures = 0
+                                yield evaluation
                 finally:
                     await response.aclose()
             except httpx.ReadTimeout:
@@ -380,6 +383,12 @@ def retry_after(response: httpx.Response) -> float:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return 1.0
+
+
+def _lines(response: httpx.Response) -> aclosing[AsyncGenerator[str, None]]:
+    """Its lines, closed when left: a stream left early must not leave its
+    reader for the loop to finalise after the client has stopped it."""
+    return aclosing(cast(AsyncGenerator[str, None], response.aiter_lines()))
 
 
 def _chunks(items: Iterable[Mapping[str, Any]], size: int) -> Iterable[list[Mapping[str, Any]]]:
