@@ -55,6 +55,7 @@ class Crucible:
             return
         try:
             self._call(self._client.aclose)
+            self._call(_finalise_generators, self._loop)
         finally:
             self._stop()
 
@@ -154,6 +155,13 @@ async def _make_client(
     url: str | None, api_key: str | None, options: dict[str, Any]
 ) -> AsyncCrucible:
     return AsyncCrucible(url, api_key, **options)
+
+
+async def _finalise_generators(loop: asyncio.AbstractEventLoop) -> None:
+    """Closes what httpx's stream readers left suspended, and lets the closing
+    run, before the loop stops: else asyncio reports their tasks as destroyed."""
+    await loop.shutdown_asyncgens()
+    await asyncio.sleep(0)
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
