@@ -310,7 +310,7 @@ wait_ready() {
     if curl -fsS -o /dev/null "$base/ready" 2>/dev/null; then
       # The queue overview, like every /api route, takes a key: the first one is made now.
       if [ -z "$key" ]; then
-        ensure_admin_key "$VENV/bin/crucible" "$base"
+        ensure_admin_key "$VENV/bin/crucible-admin" "$base"
         key=$(sed -n 's/^CRUCIBLE_API_KEY=//p' "$CREDENTIALS")
       fi
       queue=$(curl -fsS -H "Authorization: Bearer $key" "$base/api/queue" 2>/dev/null || true)
@@ -567,11 +567,11 @@ status() {
   return $any
 }
 
-# `crucible keys …` against this platform's storage (SECURITY.md).
+# `crucible-admin keys …` against this platform's storage (SECURITY.md).
 keys() {
-  if compose_running; then compose exec -T api crucible keys "$@"; return; fi
+  if compose_running; then compose exec -T api crucible-admin keys "$@"; return; fi
   CRUCIBLE_STORAGE_URL=http://127.0.0.1:$STORAGE_PORT CRUCIBLE_SERVICE_TOKEN=$(service_token) \
-    "$VENV/bin/crucible" keys "$@"
+    "$VENV/bin/crucible-admin" keys "$@"
 }
 
 command=${1:-start}

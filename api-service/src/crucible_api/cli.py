@@ -1,4 +1,4 @@
-"""`crucible keys create|list|revoke`: API key management from the host.
+"""`crucible-admin keys create|list|revoke`: API key management from the host.
 
 It talks to the storage service directly (CRUCIBLE_STORAGE_URL, with
 CRUCIBLE_SERVICE_TOKEN), so it works before any key exists: that is how
@@ -19,7 +19,7 @@ from crucible_shared.storage_client import StorageClient, StorageError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crucible", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="crucible-admin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="group", required=True)
     keys = commands.add_parser("keys", help="API keys").add_subparsers(
         dest="command", required=True
