@@ -51,11 +51,12 @@ def test_a_lost_host_s_evaluations_finish_on_the_other_and_the_host_rejoins(
     evaluations = _settle(cluster, ids, timeout=90)
     settled_after = time.monotonic() - cut_at
     by_id = {e["id"]: e for e in evaluations}
-    assert all(e["status"] in TERMINAL for e in evaluations), (evaluations, cluster.log_tails())
-    assert [e["status"] for e in evaluations] == ["completed"] * 4, (
-        evaluations,
-        cluster.log_tails(),
-    )
+    summary = [
+        (e["id"][:8], e["status"], e["executor"], e["attempts"], e["id"] in on_lost)
+        for e in evaluations
+    ]
+    assert all(e["status"] in TERMINAL for e in evaluations), (summary, cluster.log_tails())
+    assert [e["status"] for e in evaluations] == ["completed"] * 4, (summary, cluster.log_tails())
     assert [e["stdout"] for e in evaluations] == [f"{n}\n" for n in range(4)]
     for evaluation_id in on_lost:
         assert by_id[evaluation_id]["executor"] == executor_id(kept), by_id[evaluation_id]
