@@ -3,6 +3,8 @@
 import time
 from typing import Any
 
+import pytest
+
 from tests.multihost.conftest import Cluster, executor_id
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -27,6 +29,13 @@ def test_evaluations_spread_over_both_executor_hosts(cluster: Cluster) -> None:
     assert {e["executor"] for e in evaluations} == {executor_id(h) for h in cluster.executor_hosts}
 
 
+# Fails today at the first assertion after the cut (run on 2026-12-03, branch kube): 90 s
+# after it, evaluations are still `queued` or `provisioning`. A worker streaming from the
+# lost host's executor waits for its read timeout (timeout_seconds + the stream's grace,
+# celery-worker/.../executor_client.py), not for the lease or the executor's heartbeat to
+# expire; and a message the lost host's worker held comes back only through the reaper.
+# Both are the dispatch path's, being rewritten; strict, so that the fix shows here.
+@pytest.mark.xfail(strict=True, reason="a lost executor host holds its runs until the read timeout")
 def test_a_lost_host_s_evaluations_finish_on_the_other_and_the_host_rejoins(
     cluster: Cluster,
 ) -> None:
