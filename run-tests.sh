@@ -11,6 +11,8 @@ packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v bwrap >/dev/null || packages+=(bubblewrap)
 command -v curl >/dev/null || packages+=(curl)
+# The multi-host tests' network namespaces (tests/support/hosts.py).
+command -v ip >/dev/null || packages+=(iproute2)
 command -v nginx >/dev/null || packages+=(nginx-light)
 command -v openssl >/dev/null || packages+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)

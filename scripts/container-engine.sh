@@ -208,7 +208,7 @@ ensure_local_base() {
 # A digest of what an image is built from (the files, the base), kept as a
 # label on it: an image whose sources changed is built again.
 source_digest() {
-  { printf '%s\n' "$BASE"
+  { printf '%s %s\n' "$BASE" "${BUILD_ARG:-}"
     find "$@" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-16
 }
@@ -219,7 +219,8 @@ image_source() {
 }
 
 # build NAME DOCKERFILE CONTEXT [SOURCES...]: builds when missing, when its
-# sources changed, or with CRUCIBLE_REBUILD.
+# sources changed, or with CRUCIBLE_REBUILD. BUILD_ARG=NAME=VALUE adds one
+# build argument.
 build() {
   local name=$1 dockerfile=$2 context=$3 started=$SECONDS
   shift 3
@@ -230,6 +231,7 @@ build() {
   local log=$BUILD_CACHE/logs/${name//\//_}.log
   mkdir -p "$BUILD_CACHE/logs"
   local args=(build -t "$name" -f "$dockerfile" --build-arg "CRUCIBLE_BASE_IMAGE=$BASE" --label "crucible.source=$digest")
+  [ -n "${BUILD_ARG:-}" ] && args+=(--build-arg "$BUILD_ARG")
   if is_our_podman "$HOST"; then
     # The docker format keeps HEALTHCHECK (the OCI format drops it).
     args+=(--format docker)
@@ -260,10 +262,11 @@ cmd_executor_images() {
 cmd_service_images() {
   cmd_executor_images >/dev/null
   local service
+  # One Dockerfile for the four Python services, the service as its build argument.
   for service in api-service storage-service celery-worker executor-service; do
-    build "crucible/$service:latest" "$ROOT/$service/Dockerfile" "$ROOT" \
-      "$ROOT/pyproject.toml" "$ROOT/uv.lock" "$ROOT/.dockerignore" "$ROOT/shared" "$ROOT/$service/src" \
-      "$ROOT"/*/pyproject.toml
+    BUILD_ARG="CRUCIBLE_SERVICE=$service" build "crucible/$service:latest" "$ROOT/deploy/python-service/Dockerfile" "$ROOT" \
+      "$ROOT/deploy/python-service" "$ROOT/pyproject.toml" "$ROOT/uv.lock" "$ROOT/.dockerignore" \
+      "$ROOT/shared" "$ROOT/$service/src" "$ROOT"/*/pyproject.toml
   done
   local deploy=$ROOT/deploy
   build crucible/docker-socket-proxy:latest "$deploy/docker-socket-proxy/Dockerfile" "$deploy/docker-socket-proxy" "$deploy/docker-socket-proxy"
