@@ -79,6 +79,8 @@ export function EditorPage() {
         memory_mb: opened.memory_mb,
         priority: opened.priority,
         image: opened.image,
+        tests: opened.tests ?? [],
+        stop_on_first_failure: opened.stop_on_first_failure ?? false,
       });
       show(opened);
     },

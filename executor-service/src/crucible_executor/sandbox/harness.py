@@ -137,13 +137,17 @@ def _child(request: Message, fds: list[int], code: str) -> None:
     try:
         exec(compile(code, _CODE_PATH, "exec"), namespace)
     except SystemExit as exc:
+        # The program is over: what it did to the builtins must not break the report.
+        _set_builtins(before)
         status = _exit_status(exc)
         tell({"event": "exited", "status": status})
         finish(status)
     except MemoryError:
+        _set_builtins(before)
         tell({"event": "memory"})
         finish(1)
     except BaseException as exc:
+        _set_builtins(before)
         trace = _trace(exc)
         sys.stderr.write(trace)
         tell({"event": "raised", "message": trace})
@@ -154,19 +158,26 @@ def _child(request: Message, fds: list[int], code: str) -> None:
         atexit._run_exitfuncs()
         finish(0)
 
+    programs = dict(vars(builtins))
     replaced = sorted(
-        name
-        for name, value in before.items()
-        if name not in vars(builtins) or vars(builtins)[name] is not value
+        name for name, value in before.items() if programs.get(name, _MISSING) is not value
     )
     if replaced:
         tell({"event": "flag", "flag": "replaced_builtins", "names": replaced})
+    # The harness's own steps run on the builtins it started with; the test
+    # runs on the program's, as it would after the program in one interpreter.
+    _set_builtins(before)
     tell({"event": "ready"})
     case = json.loads(_read_all(control))
     verdict, message = "passed", None
     test_name = f"<test {request['index']}>"
+    test = compile(case["code"], test_name, "exec")
     try:
-        exec(compile(case["code"], test_name, "exec"), namespace)
+        _set_builtins(programs)
+        try:
+            exec(test, namespace)
+        finally:
+            _set_builtins(before)
     except AssertionError as exc:
         verdict, message = "failed", _assertion(exc, test_name, case["code"])
     except SystemExit as exc:
@@ -177,6 +188,17 @@ def _child(request: Message, fds: list[int], code: str) -> None:
         verdict, message = "error", _trace(exc)
     tell({"event": "verdict", "nonce": case["nonce"], "verdict": verdict, "message": message})
     finish(0)
+
+
+_MISSING = object()
+
+
+def _set_builtins(values: dict[str, Any]) -> None:
+    import builtins
+
+    table = vars(builtins)
+    table.clear()
+    table.update(values)
 
 
 def _exit_status(exc: SystemExit) -> int:
@@ -379,8 +401,6 @@ class _Supervisor:
         duration_ms = round((time.monotonic() - started) * 1000)
         if zygote_lost:
             self._forget_zygote()
-            self._kill_strays()
-            status, run.cpu_ms = self._reap(pid)
         self._sweep()
         verdict, message = self._verdict(
             case, run, nonce, status, backstop=backstop, oom=_oom_kills() > oom_before
@@ -422,27 +442,15 @@ class _Supervisor:
             verdict = run.verdict_for(nonce)
             if verdict is not None:
                 return verdict if verdict[0] != "memory_exceeded" else (verdict[0], memory)
+            if "exited" in run.events:
+                return "error", "the program exited before its test ran"
             if "ready" not in run.events:
-                return "error", "the program exited before its test ran" + _ending(status, run)
+                return "error", "the program ended before its test ran" + _ending(status, run)
             return "error", "the case ended before its test finished" + _ending(status, run)
         exit_status = os.waitstatus_to_exitcode(status)
         if exit_status != 0:
             return "error", run.last_words() or f"exit status {_shell_status(status)}"
         return _compare(case["expected_stdout"], run.stdout.decode("utf-8", "replace"), case)
-
-    def _reap(self, pid: int) -> tuple[int, int]:
-        """How `pid` ended once its zygote is gone: it is the supervisor's to reap now.
-
-        Called once everything but the harness is killed, so no wait blocks for long.
-        """
-        while True:
-            try:
-                child, status, usage = os.wait4(-1, 0)
-            except ChildProcessError:
-                # Reaped by the zygote before it died: the status went with it.
-                return signal.SIGKILL, 0
-            if child == pid:
-                return status, round((usage.ru_utime + usage.ru_stime) * 1000)
 
     def _kill_strays(self) -> None:
         for _ in range(3):
@@ -489,7 +497,10 @@ class _CaseRun:
         os.set_blocking(self.stdin_w, False)
 
     def watch(self, zygote: _Zygote, deadline: float, case: Any) -> tuple[int, int, bool]:
-        """Returns the child's wait status, its CPU time, and whether its zygote died."""
+        """Returns the child's wait status, its CPU time, and whether its zygote died.
+
+        A child whose zygote died is the supervisor's (its subreaper) to wait for.
+        """
         readers = {self.out_r: self.stdout, self.err_r: self.stderr, self.rep_r: self.report}
         status: int | None = None
         cpu_ms = 0
@@ -497,19 +508,25 @@ class _CaseRun:
         ended_at: float | None = None
         if not self.pending_stdin:
             self._close_stdin()
-        while readers:
+        while True:
             now = time.monotonic()
-            if ended_at is not None and now - ended_at > _DRAIN_SECONDS:
+            if ended_at is not None and (not readers or now - ended_at > _DRAIN_SECONDS):
                 break
             if now >= deadline and not self.wall_timeout:
                 self.wall_timeout = True
                 _kill(self.pid)
+            if status is None and zygote_lost:
+                status, cpu_ms = self._reap_orphan()
+                if status is not None:
+                    ended_at = now
             watched: list[Any] = list(readers)
             if status is None and not zygote_lost:
                 watched.append(zygote.link)
             writers = [self.stdin_w] if self.pending_stdin else []
-            wait = max(0.0, min(deadline, (ended_at or now) + _DRAIN_SECONDS) - now)
-            ready, writable, _ = select.select(watched, writers, [], wait or 0.05)
+            wait = min(deadline, (ended_at or now) + _DRAIN_SECONDS) - now
+            if zygote_lost:
+                wait = min(wait, 0.02)
+            ready, writable, _ = select.select(watched, writers, [], max(wait, 0.01))
             if writable:
                 self._feed()
             for source in ready:
@@ -520,9 +537,9 @@ class _CaseRun:
                     if answer:
                         done = json.loads(answer)
                         status, cpu_ms = int(done["status"]), int(done["cpu_ms"])
+                        ended_at = time.monotonic()
                     else:
                         zygote_lost = True
-                    ended_at = time.monotonic()
                     continue
                 chunk = os.read(source, _CHUNK)
                 if not chunk:
@@ -538,29 +555,25 @@ class _CaseRun:
                     _kill(self.pid)
                 if len(buffer) > self.limit:
                     del buffer[self.limit :]
-            if status is None and zygote_lost:
-                break
         for fd in readers:
             os.close(fd)
         self._close_stdin()
         if self.ctl_w >= 0:
             os.close(self.ctl_w)
-        if status is None and not zygote_lost:
-            # The pipes closed (or went quiet) before the zygote reported the end.
-            _kill(self.pid)
-            status, cpu_ms, zygote_lost = self._await_status(zygote)
-        return status if status is not None else signal.SIGKILL, cpu_ms, zygote_lost
+        assert status is not None
+        return status, cpu_ms, zygote_lost
 
-    def _await_status(self, zygote: _Zygote) -> tuple[int | None, int, bool]:
-        ready, _, _ = select.select([zygote.link], [], [], _SPAWN_SECONDS)
-        answer = b""
-        if ready:
-            with contextlib.suppress(OSError):
-                answer = zygote.link.recv(_CHUNK)
-        if not answer:
-            return None, 0, True
-        done = json.loads(answer)
-        return int(done["status"]), int(done["cpu_ms"]), False
+    def _reap_orphan(self) -> tuple[int | None, int]:
+        try:
+            pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            if os.path.exists(f"/proc/{self.pid}"):
+                return None, 0  # not reparented to the supervisor yet
+            # Reaped by the zygote just before it died: how it ended died too.
+            return signal.SIGKILL, 0
+        if pid == 0:
+            return None, 0
+        return status, round((usage.ru_utime + usage.ru_stime) * 1000)
 
     def _feed(self) -> None:
         try:

@@ -85,7 +85,10 @@ _BOOTSTRAP_MARK = "crucible-bootstrap:"
 # and before it runs; not part of the program's output.
 _HANDED_OVER = b"\x06"
 _BOOTSTRAP = f"""\
-import base64, os, signal, sys
+import base64, ctypes, os, signal, sys
+# What it reads may hold test cases, which the program must never see: no
+# process of the sandbox may read its memory (PR_SET_DUMPABLE 0).
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
 def fail(why):
     sys.stderr.write({_BOOTSTRAP_MARK!r} + ' ' + why + '\\n')
     os._exit({BOOTSTRAP_EXIT})
