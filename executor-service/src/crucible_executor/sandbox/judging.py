@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from crucible_executor.sandbox.base import SandboxUnavailable
-from crucible_executor.sandbox.outcome import classify
+from crucible_executor.sandbox.outcome import classify, execution_result
 from crucible_executor.sandbox.streams import CappedOutput
 from crucible_shared import limits
 from crucible_shared.lifecycle import Outcome
@@ -184,3 +184,39 @@ class Judge:
                 )
             results.append(result)
         return results
+
+
+def run_result(
+    judge: Judge | None,
+    *,
+    stdout: CappedOutput,
+    stderr: CappedOutput,
+    exit_code: int,
+    timed_out: bool,
+    memory_exceeded: bool,
+    duration_ms: int,
+    image: str | None = None,
+    image_digest: str | None = None,
+) -> ExecutionResult:
+    """What a backend observed, as a result: judged by the harness's channel if it ran one."""
+    if judge:
+        return judge.result(
+            channel=stdout,
+            stderr=stderr,
+            exit_code=exit_code,
+            timed_out=timed_out,
+            memory_exceeded=memory_exceeded,
+            duration_ms=duration_ms,
+            image=image,
+            image_digest=image_digest,
+        )
+    result = execution_result(
+        stdout=stdout,
+        stderr=stderr,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        memory_exceeded=memory_exceeded,
+        duration_ms=duration_ms,
+    )
+    result.image_digest = image_digest
+    return result

@@ -8,17 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from crucible_shared import limits
 from crucible_shared.ids import ID_PATTERN
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
-from crucible_shared.schemas.fields import Bounded
+from crucible_shared.schemas.fields import Bounded, within_bytes
 from crucible_shared.schemas.tests import CaseResult, Flag, Provenance, TestCases
 
 Language = Literal["python"]
-
-
-def _within_bytes(value: str, field: str, maximum: int) -> str:
-    size = len(value.encode("utf-8"))
-    if size > maximum:
-        raise ValueError(f"{field} is {size} bytes; the limit is {maximum} bytes")
-    return value
 
 
 class EvaluationCreate(BaseModel):
@@ -45,12 +38,12 @@ class EvaluationCreate(BaseModel):
     @field_validator("code")
     @classmethod
     def _code_size(cls, value: str) -> str:
-        return _within_bytes(value, "code", limits.MAX_CODE_BYTES)
+        return within_bytes(value, "code", limits.MAX_CODE_BYTES)
 
     @field_validator("stdin")
     @classmethod
     def _stdin_size(cls, value: str) -> str:
-        return _within_bytes(value, "stdin", limits.MAX_STDIN_BYTES)
+        return within_bytes(value, "stdin", limits.MAX_STDIN_BYTES)
 
     @model_validator(mode="after")
     def _case_timeouts(self) -> Self:

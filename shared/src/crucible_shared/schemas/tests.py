@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crucible_shared import limits
-from crucible_shared.schemas.fields import Bounded
+from crucible_shared.schemas.fields import Bounded, within_bytes
 
 HARNESS_VERSION = "1"
 
@@ -39,13 +39,6 @@ class Flag(StrEnum):
     EXITED_BEFORE_TESTS = "exited_before_tests"
     TRIED_NETWORK = "tried_network"
     REPLACED_BUILTINS = "replaced_builtins"
-
-
-def _byte_bound(value: str, field: str, maximum: int) -> str:
-    size = len(value.encode("utf-8", errors="surrogatepass"))
-    if size > maximum:
-        raise ValueError(f"{field} is {size} bytes; the limit is {maximum} bytes")
-    return value
 
 
 CaseTimeout = Annotated[
@@ -74,12 +67,12 @@ class StdoutCase(BaseModel):
     @field_validator("expected_stdout")
     @classmethod
     def _expected_size(cls, value: str) -> str:
-        return _byte_bound(value, "expected_stdout", limits.MAX_EXPECTED_STDOUT_BYTES)
+        return within_bytes(value, "expected_stdout", limits.MAX_EXPECTED_STDOUT_BYTES)
 
     @field_validator("stdin")
     @classmethod
     def _stdin_size(cls, value: str) -> str:
-        return _byte_bound(value, "stdin", limits.MAX_STDIN_BYTES)
+        return within_bytes(value, "stdin", limits.MAX_STDIN_BYTES)
 
 
 class CodeCase(BaseModel):
@@ -92,7 +85,7 @@ class CodeCase(BaseModel):
     @field_validator("code")
     @classmethod
     def _code_size(cls, value: str) -> str:
-        return _byte_bound(value, "code", limits.MAX_CODE_BYTES)
+        return within_bytes(value, "code", limits.MAX_CODE_BYTES)
 
 
 # Left to right: a case with `expected_stdout` is a stdout case, one with

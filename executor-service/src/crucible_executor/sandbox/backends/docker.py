@@ -57,8 +57,12 @@ import docker.utils
 import requests
 
 from crucible_executor.sandbox.base import OnStarted, SandboxUnavailable
-from crucible_executor.sandbox.judging import CHANNEL_LIMIT_BYTES, Judge, harness_source
-from crucible_executor.sandbox.outcome import execution_result
+from crucible_executor.sandbox.judging import (
+    CHANNEL_LIMIT_BYTES,
+    Judge,
+    harness_source,
+    run_result,
+)
 from crucible_executor.sandbox.streams import CappedOutput
 from crucible_shared import limits
 from crucible_shared.lifecycle import SandboxImage
@@ -382,28 +386,17 @@ class DockerBackend:
         memory_exceeded = bool(state.get("OOMKilled")) or exit_code == OOM_EXIT
         if memory_exceeded:
             exit_code = 128 + signal.SIGKILL
-        digest = _digest(container.attrs.get("Image", ""))
-        if judge:
-            return judge.result(
-                channel=stdout,
-                stderr=stderr,
-                exit_code=exit_code,
-                timed_out=timed_out,
-                memory_exceeded=memory_exceeded,
-                duration_ms=duration_ms,
-                image=self._images[request.image],
-                image_digest=digest,
-            )
-        result = execution_result(
+        return run_result(
+            judge,
             stdout=stdout,
             stderr=stderr,
             exit_code=exit_code,
             timed_out=timed_out,
             memory_exceeded=memory_exceeded,
             duration_ms=duration_ms,
+            image=self._images[request.image],
+            image_digest=_digest(container.attrs.get("Image", "")),
         )
-        result.image_digest = digest
-        return result
 
     async def _attach(self, container_id: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """The hijacked `attach` connection: stdin in, multiplexed stdout and stderr out.

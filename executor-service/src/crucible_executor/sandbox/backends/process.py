@@ -31,8 +31,9 @@ from crucible_executor.sandbox.judging import (
     HARNESS_NAME,
     Judge,
     harness_source,
+    run_result,
 )
-from crucible_executor.sandbox.outcome import execution_result, exit_status
+from crucible_executor.sandbox.outcome import exit_status
 from crucible_executor.sandbox.streams import CappedOutput, feed_stdin
 from crucible_executor.sandbox.workspace import PROGRAM_NAME, program_workspace, sweep_workspaces
 from crucible_shared import limits
@@ -192,16 +193,8 @@ class ProcessBackend:
             # Under RLIMIT_AS an allocation fails instead; Python reports it as
             # MemoryError, which is all there is to see.
             memory_exceeded = exit_code != 0 and "MemoryError" in stderr.text()
-        if judge:
-            return judge.result(
-                channel=stdout,
-                stderr=stderr,
-                exit_code=exit_code,
-                timed_out=timed_out,
-                memory_exceeded=memory_exceeded,
-                duration_ms=duration_ms,
-            )
-        return execution_result(
+        return run_result(
+            judge,
             stdout=stdout,
             stderr=stderr,
             exit_code=exit_code,
