@@ -308,3 +308,15 @@ def test_the_evaluations_own_timeout_still_holds(backend: SandboxBackend) -> Non
 
     assert verdicts(result) == [Verdict.PASSED, Verdict.TIMEOUT, Verdict.SKIPPED]
     assert result.outcome == Outcome.TIMEOUT
+
+
+def test_a_case_that_kills_the_harness_fails_the_program_not_the_platform(
+    backend: SandboxBackend,
+) -> None:
+    tests = [PASSES, {"code": "import os, signal; os.kill(-1, signal.SIGKILL)"}, PASSES]
+
+    result = judged(backend, ADD, tests)
+
+    assert verdicts(result) == [Verdict.PASSED, Verdict.ERROR, Verdict.SKIPPED]
+    assert result.outcome == Outcome.TESTS_FAILED
+    assert result.tests_passed == 1
