@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         for parallel in args.parallel:
             verdicts, seconds = asyncio.run(judge_all(backend, requests, parallel))
             tally = Counter(
-                (key.split("/")[1], verdict) for key, verdict in sorted(verdicts.items())
+                (key.rsplit("/", 2)[1], verdict) for key, verdict in sorted(verdicts.items())
             )
             runs.append({"parallel": parallel, "seconds": round(seconds, 1), "verdicts": verdicts})
             print(
