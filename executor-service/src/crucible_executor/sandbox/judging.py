@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from crucible_executor.sandbox.base import SandboxUnavailable
+from crucible_executor.sandbox.harness import HARNESS_FAILED
 from crucible_executor.sandbox.outcome import classify, execution_result
 from crucible_executor.sandbox.streams import CappedOutput
 from crucible_shared import limits
@@ -30,8 +31,6 @@ from crucible_shared.schemas.tests import (
 )
 
 HARNESS_NAME = "harness.py"
-# harness.py's own exit status when it failed on its own account.
-HARNESS_FAILED = 120
 # Room on the channel for every case's result at its caps, and then some.
 CHANNEL_LIMIT_BYTES = limits.MAX_TEST_CASES * (
     2 * limits.TEST_OUTPUT_KEPT_BYTES + limits.TEST_MESSAGE_BYTES + 1024
