@@ -3,8 +3,6 @@
 import time
 from typing import Any
 
-import pytest
-
 from tests.multihost.conftest import Cluster, executor_id
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -35,7 +33,6 @@ def test_evaluations_spread_over_both_executor_hosts(cluster: Cluster) -> None:
 # celery-worker/.../executor_client.py), not for the lease or the executor's heartbeat to
 # expire; and a message the lost host's worker held comes back only through the reaper.
 # Both are the dispatch path's, being rewritten; strict, so that the fix shows here.
-@pytest.mark.xfail(strict=True, reason="a lost executor host holds its runs until the read timeout")
 def test_a_lost_host_s_evaluations_finish_on_the_other_and_the_host_rejoins(
     cluster: Cluster,
 ) -> None:

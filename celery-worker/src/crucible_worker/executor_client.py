@@ -13,10 +13,6 @@ from crucible_shared.schemas.execution import (
 )
 from crucible_shared.settings import WorkerSettings
 
-# Time beyond the evaluation's own timeout that the executor may take to
-# start the sandbox and report.
-_STREAM_GRACE_SECONDS = 30.0
-
 
 class ExecutorUnavailable(Exception):
     """The executor could not be reached, refused the run (503), or broke off the stream."""
@@ -29,6 +25,9 @@ class ExecutorUnreachable(ExecutorUnavailable):
 class ExecutorClient:
     def __init__(self, settings: WorkerSettings) -> None:
         self._connect_timeout = settings.executor_connect_timeout_seconds
+        # The executor sends a line at least every third of a lease: silence
+        # for a whole lease means it, or the way to it, is gone.
+        self._read_timeout = settings.lease_ttl_seconds
         self._http = httpx.Client(headers=service_auth.headers(settings.service_token))
 
     @contextmanager
@@ -39,9 +38,7 @@ class ExecutorClient:
 
         Leaving early closes the stream, and the executor kills the sandbox.
         """
-        timeout = httpx.Timeout(
-            request.timeout_seconds + _STREAM_GRACE_SECONDS, connect=self._connect_timeout
-        )
+        timeout = httpx.Timeout(self._read_timeout, connect=self._connect_timeout)
         try:
             with self._http.stream(
                 "POST",

@@ -1,5 +1,12 @@
-"""Newline-delimited JSON responses that stop their execution when the client leaves."""
+"""Newline-delimited JSON responses that stop their execution when the client leaves.
 
+While nothing happens an empty line is sent every `keepalive_seconds`, so that
+a worker tells an executor that went quiet (a host lost, not a process that
+closed its socket) within a read timeout, rather than after the program's
+whole time limit.
+"""
+
+import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
@@ -19,8 +26,8 @@ class ExecutionStream(StreamingResponse):
 
     media_type = "application/x-ndjson"
 
-    def __init__(self, execution: Execution) -> None:
-        super().__init__(_lines(execution))
+    def __init__(self, execution: Execution, keepalive_seconds: float) -> None:
+        super().__init__(_lines(execution, keepalive_seconds))
         self._execution = execution
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,6 +48,20 @@ class ExecutionStream(StreamingResponse):
             self._execution.cancel()
 
 
-async def _lines(execution: Execution) -> AsyncIterator[str]:
-    async for event in execution.events():
-        yield event.model_dump_json() + "\n"
+async def _lines(execution: Execution, keepalive_seconds: float) -> AsyncIterator[str]:
+    events = execution.events()
+    upcoming = asyncio.ensure_future(anext(events))
+    try:
+        while True:
+            done, _ = await asyncio.wait({upcoming}, timeout=keepalive_seconds)
+            if not done:
+                yield "\n"
+                continue
+            try:
+                event = upcoming.result()
+            except StopAsyncIteration:
+                return
+            yield event.model_dump_json() + "\n"
+            upcoming = asyncio.ensure_future(anext(events))
+    finally:
+        upcoming.cancel()

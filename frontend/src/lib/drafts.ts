@@ -21,6 +21,8 @@ export const emptyDraft: Draft = {
   memory_mb: memoryMb.default,
   priority: "normal",
   image: "python",
+  tests: [],
+  stop_on_first_failure: false,
 };
 
 function read(key: string): unknown {
@@ -46,6 +48,9 @@ export function loadDraft(): Draft {
     memory_mb: within(s.memory_mb, memoryMb) ? s.memory_mb : emptyDraft.memory_mb,
     priority: priorities.find((p) => p === s.priority) ?? emptyDraft.priority,
     image: images.find((i) => i === s.image) ?? emptyDraft.image,
+    // The server checks each case; a draft only keeps them.
+    tests: Array.isArray(s.tests) ? (s.tests as Draft["tests"]) : [],
+    stop_on_first_failure: s.stop_on_first_failure === true,
   };
 }
 

@@ -92,3 +92,29 @@ test("a refused submission says why", async () => {
 
   expect(await screen.findByRole("alert")).toHaveTextContent("code: String should have at least 1 character");
 });
+
+test("tests added in the editor go with the submission", async () => {
+  const api = fakeFetch({
+    "POST /api/evaluations": () => ({ status: 202, body: evaluation() }),
+    "GET /api/evaluations/ev-1": () => ({ body: evaluation() }),
+  });
+  renderPage(<EditorPage />);
+  await screen.findByRole("textbox", { name: "Code editor" });
+
+  await userEvent.click(screen.getByRole("button", { name: "Add a code test" }));
+  const codeTest = within(screen.getByRole("group", { name: "Test 0" }));
+  await userEvent.clear(codeTest.getByRole("textbox", { name: "Test code" }));
+  await userEvent.type(codeTest.getByRole("textbox", { name: "Test code" }), "assert 1 == 1");
+  await userEvent.click(screen.getByRole("button", { name: "Add a stdout test" }));
+  const stdoutTest = within(screen.getByRole("group", { name: "Test 1" }));
+  await userEvent.type(stdoutTest.getByRole("textbox", { name: "Expected output" }), "hello");
+  await userEvent.click(screen.getByRole("checkbox", { name: /Stop at the first failure/ }));
+  await userEvent.click(screen.getByRole("button", { name: "Run" }));
+
+  await waitFor(() => expect(api.calls.some((c) => c.method === "POST")).toBe(true));
+  const submitted = api.calls.find((c) => c.method === "POST")?.body;
+  expect(submitted).toMatchObject({
+    tests: [{ code: "assert 1 == 1" }, { stdin: "", expected_stdout: "hello", compare: "exact" }],
+    stop_on_first_failure: true,
+  });
+});

@@ -13,6 +13,8 @@ import type { CursorRequest } from "../components/CodeEditor";
 import { ExitCode, OutcomeBadge } from "../components/OutcomeBadge";
 import { Outputs } from "../components/OutputPanel";
 import { StatusLine } from "../components/StatusLine";
+import { TestCasesEditor } from "../components/TestCasesEditor";
+import { TestResults } from "../components/TestResults";
 import { evaluationKey, useEvaluation } from "../components/useEvaluation";
 import {
   type Draft,
@@ -79,6 +81,8 @@ export function EditorPage() {
         memory_mb: opened.memory_mb,
         priority: opened.priority,
         image: opened.image,
+        tests: opened.tests ?? [],
+        stop_on_first_failure: opened.stop_on_first_failure ?? false,
       });
       show(opened);
     },
@@ -175,6 +179,12 @@ export function EditorPage() {
           Standard input
           <textarea rows={3} value={draft.stdin} onChange={(e) => change("stdin", e.target.value)} spellCheck={false} />
         </label>
+        <TestCasesEditor
+          tests={draft.tests}
+          stopOnFirstFailure={draft.stop_on_first_failure}
+          onChange={(tests) => change("tests", tests)}
+          onStopChange={(stop) => change("stop_on_first_failure", stop)}
+        />
       </section>
 
       <section className="results" aria-label="Result">
@@ -193,6 +203,7 @@ export function EditorPage() {
             {problem}
           </p>
         )}
+        {evaluation && <TestResults evaluation={evaluation} />}
         <Outputs evaluation={evaluation} onLineClick={(line) => setCursor({ line, nonce: Date.now() })} />
         <History entries={history} current={currentId} onOpen={(id) => reopen.mutate(id)} />
       </section>

@@ -4,6 +4,7 @@ import { getEvents } from "../api/client";
 import { ExitCode, OutcomeBadge } from "../components/OutcomeBadge";
 import { Outputs } from "../components/OutputPanel";
 import { StatusLine } from "../components/StatusLine";
+import { TestResults } from "../components/TestResults";
 import { useEvaluation } from "../components/useEvaluation";
 import { formatDuration, formatTime } from "../lib/time";
 
@@ -61,6 +62,7 @@ export function EvaluationDetailPage() {
           </>
         )}
       </details>
+      <TestResults evaluation={evaluation} />
       <Outputs evaluation={evaluation} />
       <section aria-labelledby="timeline-heading">
         <h3 id="timeline-heading">Events</h3>

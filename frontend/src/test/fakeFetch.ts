@@ -64,6 +64,13 @@ export function evaluation(overrides: Partial<Evaluation> = {}): Evaluation {
     stdout_preview: false,
     stderr_preview: false,
     queue_position: null,
+    tests_passed: null,
+    tests_total: null,
+    tests: [],
+    stop_on_first_failure: false,
+    test_results: null,
+    flags: [],
+    provenance: null,
     ...overrides,
   };
 }

@@ -28,6 +28,9 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"
     MEMORY_EXCEEDED = "memory_exceeded"
     OUTPUT_LIMIT_EXCEEDED = "output_limit_exceeded"
+    # The program ran under its test cases and not every one passed; each
+    # case's verdict says how it ended.
+    TESTS_FAILED = "tests_failed"
 
 
 class SandboxImage(StrEnum):

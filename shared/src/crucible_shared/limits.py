@@ -35,6 +35,19 @@ SANDBOX_MAX_FILE_BYTES = 16 * MIB
 SANDBOX_SCRATCH_BYTES = 64 * MIB
 SANDBOX_MAX_OPEN_FILES = 256
 
+# Test cases of one submission (issue 16).
+MAX_TEST_CASES = 1000
+MAX_EXPECTED_STDOUT_BYTES = 1 * MIB
+# Of each case's stdout and stderr, and of its message, this much is kept in
+# its result: a thousand cases stay a few MiB.
+TEST_OUTPUT_KEPT_BYTES = 2 * KIB
+TEST_MESSAGE_BYTES = 4 * KIB
+# A case's time limit is CPU time; its wall clock may run this many times
+# longer, plus the slack, before it is stopped as a timeout all the same: a
+# loaded machine does not change a verdict, and a case that sleeps still ends.
+TEST_WALL_FACTOR = 5
+TEST_WALL_SLACK_SECONDS = 4
+
 LIST_PAGE_SIZE = Bound(minimum=1, maximum=200, default=50)
 
 # Quotas of one API key, set when it is made: its share of executor slots

@@ -115,7 +115,13 @@ def transition(
         fields.update(queued_at=now, started_at=None)
     elif update.status.is_terminal:
         fields["finished_at"] = now
-    fields.update(update.model_dump(exclude=_HANDLED_APART, exclude_none=True))
+    # The values themselves, not a dump: model_copy does not validate, and a
+    # nested model (a case's result) must stay one.
+    fields.update(
+        (name, value)
+        for name in EvaluationUpdate.model_fields
+        if name not in _HANDLED_APART and (value := getattr(update, name)) is not None
+    )
     fields.update(outputs or {})
     evaluation = current.model_copy(update=fields)
     dead_letter = None
@@ -192,7 +198,9 @@ def finish(
 ) -> Change:
     _fenced(current, command.attempt, _IN_FLIGHT)
     fields: dict[str, object] = {
-        **command.result.model_dump(),
+        # The values themselves, not a dump: model_copy does not validate, and
+        # a nested model (a case's result) must stay one.
+        **{name: getattr(command.result, name) for name in type(command.result).model_fields},
         "status": _S.COMPLETED,
         "started_at": current.started_at or now,
         "finished_at": now,

@@ -317,4 +317,6 @@ def _execution_request(evaluation: Evaluation) -> ExecutionRequest:
         timeout_seconds=evaluation.timeout_seconds,
         memory_mb=evaluation.memory_mb,
         image=evaluation.image,
+        tests=evaluation.tests,
+        stop_on_first_failure=evaluation.stop_on_first_failure,
     )

@@ -39,4 +39,4 @@ async def execute(
 
     execution = Execution(backend, request, executor_id=settings.executor_id, release=release)
     runs.add(request.evaluation_id, execution, request.lease_token)
-    return ExecutionStream(execution)
+    return ExecutionStream(execution, keepalive_seconds=settings.lease_ttl_seconds / 3)

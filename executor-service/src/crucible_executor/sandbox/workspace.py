@@ -10,7 +10,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,8 +20,11 @@ PROGRAM_NAME = "main.py"
 
 
 @contextmanager
-def program_workspace(executor_id: str, code: str) -> Iterator[Path]:
-    """A fresh directory holding the program as `main.py`, readable by any uid, removed after."""
+def program_workspace(
+    executor_id: str, code: str, extra: Mapping[str, bytes] | None = None
+) -> Iterator[Path]:
+    """A fresh directory holding the program as `main.py` (and any `extra` files by name),
+    readable by any uid, removed after."""
     path = Path(tempfile.mkdtemp(prefix=_prefix(executor_id)))
     try:
         # The sandbox runs as nobody: it must be able to enter and read, never write.
@@ -31,6 +34,9 @@ def program_workspace(executor_id: str, code: str) -> Iterator[Path]:
         # (a SyntaxError of its own) instead of the executor failing to encode them.
         program.write_bytes(code.encode("utf-8", errors="surrogatepass"))
         program.chmod(0o644)
+        for name, data in (extra or {}).items():
+            (path / name).write_bytes(data)
+            (path / name).chmod(0o644)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)

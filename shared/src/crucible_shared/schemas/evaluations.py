@@ -8,16 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from crucible_shared import limits
 from crucible_shared.ids import ID_PATTERN
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
-from crucible_shared.schemas.fields import Bounded
+from crucible_shared.schemas.fields import Bounded, within_bytes
+from crucible_shared.schemas.tests import CaseResult, Flag, Provenance, TestCases
 
 Language = Literal["python"]
-
-
-def _within_bytes(value: str, field: str, maximum: int) -> str:
-    size = len(value.encode("utf-8"))
-    if size > maximum:
-        raise ValueError(f"{field} is {size} bytes; the limit is {maximum} bytes")
-    return value
 
 
 class EvaluationCreate(BaseModel):
@@ -34,16 +28,32 @@ class EvaluationCreate(BaseModel):
     memory_mb: Annotated[int, Bounded(limits.MEMORY_MB)] = limits.MEMORY_MB.default
     priority: Priority = Priority.NORMAL
     image: SandboxImage = SandboxImage.PYTHON
+    tests: TestCases = Field(
+        default_factory=list,
+        description="At most 1,000 cases; each gets a verdict, and the outcome is `success` "
+        "only when every one passed.",
+    )
+    stop_on_first_failure: bool = False
 
     @field_validator("code")
     @classmethod
     def _code_size(cls, value: str) -> str:
-        return _within_bytes(value, "code", limits.MAX_CODE_BYTES)
+        return within_bytes(value, "code", limits.MAX_CODE_BYTES)
 
     @field_validator("stdin")
     @classmethod
     def _stdin_size(cls, value: str) -> str:
-        return _within_bytes(value, "stdin", limits.MAX_STDIN_BYTES)
+        return within_bytes(value, "stdin", limits.MAX_STDIN_BYTES)
+
+    @model_validator(mode="after")
+    def _case_timeouts(self) -> Self:
+        for index, case in enumerate(self.tests):
+            if case.timeout_seconds is not None and case.timeout_seconds > self.timeout_seconds:
+                raise ValueError(
+                    f"tests[{index}].timeout_seconds is {case.timeout_seconds}; the limit is "
+                    f"the submission's timeout_seconds, {self.timeout_seconds}"
+                )
+        return self
 
 
 class OwnedSubmission(EvaluationCreate):
@@ -81,6 +91,8 @@ class EvaluationSummary(BaseModel):
     deleted_at: datetime | None = Field(
         default=None, description="When it was deleted; it can be restored until purged."
     )
+    tests_passed: int | None = Field(default=None, description="None when it had no tests.")
+    tests_total: int | None = None
 
 
 class Evaluation(EvaluationSummary):
@@ -99,6 +111,11 @@ class Evaluation(EvaluationSummary):
         description="`stdout` holds only its beginning; the whole is at `/output/stdout`.",
     )
     stderr_preview: bool = False
+    tests: TestCases = Field(default_factory=list)
+    stop_on_first_failure: bool = False
+    test_results: list[CaseResult] | None = None
+    flags: list[Flag] = Field(default_factory=list)
+    provenance: Provenance | None = None
 
 
 class EvaluationPublic(Evaluation):
@@ -207,6 +224,11 @@ class EvaluationUpdate(BaseModel):
     duration_ms: int | None = None
     executor: str | None = None
     image_digest: str | None = None
+    tests_passed: int | None = None
+    tests_total: int | None = None
+    test_results: list[CaseResult] | None = None
+    flags: list[Flag] | None = None
+    provenance: Provenance | None = None
     detail: str | None = Field(default=None, description="Recorded in the event history.")
     dead_letter: bool = Field(
         default=False,

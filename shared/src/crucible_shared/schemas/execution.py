@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from crucible_shared import limits
 from crucible_shared.lifecycle import Outcome, SandboxImage
 from crucible_shared.schemas.fields import Bounded
+from crucible_shared.schemas.tests import CaseResult, Flag, Provenance, TestCases
 
 
 class ExecutionRequest(BaseModel):
@@ -25,6 +26,8 @@ class ExecutionRequest(BaseModel):
     )
     memory_mb: Annotated[int, Bounded(limits.MEMORY_MB)] = limits.MEMORY_MB.default
     image: SandboxImage = SandboxImage.PYTHON
+    tests: TestCases = Field(default_factory=list)
+    stop_on_first_failure: bool = False
     lease_token: str | None = Field(
         default=None,
         description="The slot's lease: the executor renews it while the program runs and "
@@ -45,6 +48,11 @@ class ExecutionResult(BaseModel):
     image_digest: str | None = Field(
         default=None, description="Digest of the container image it ran in; None without one."
     )
+    tests_passed: int | None = None
+    tests_total: int | None = None
+    test_results: list[CaseResult] | None = None
+    flags: list[Flag] = Field(default_factory=list)
+    provenance: Provenance | None = None
 
 
 class ExecutionStarted(BaseModel):

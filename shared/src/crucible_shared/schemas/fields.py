@@ -32,3 +32,11 @@ class Bounded(GroupedMetadata):
         # come before the validator.
         yield Field(ge=self.bound.minimum, le=self.bound.maximum, description=self.description)
         yield BeforeValidator(_json_integer)
+
+
+def within_bytes(value: str, field: str, maximum: int) -> str:
+    """`value`, if its UTF-8 encoding fits in `maximum` bytes; a ValueError naming both if not."""
+    size = len(value.encode("utf-8"))
+    if size > maximum:
+        raise ValueError(f"{field} is {size} bytes; the limit is {maximum} bytes")
+    return value

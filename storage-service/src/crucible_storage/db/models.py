@@ -2,8 +2,9 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority, SandboxImage
@@ -81,6 +82,14 @@ class EvaluationRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Test cases and their verdicts (issue 16): read and written whole, never queried into.
+    tests: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    stop_on_first_failure: Mapped[bool] = mapped_column(default=False)
+    tests_passed: Mapped[int | None]
+    tests_total: Mapped[int | None]
+    test_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class EventRow(Base):

