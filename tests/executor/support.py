@@ -12,7 +12,11 @@ from pathlib import Path
 
 from crucible_executor.sandbox.base import SandboxBackend
 from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
+from crucible_shared.settings import ExecutorSettings
 from tests.support.ports import free_port, wait_for_port
+
+# The uid an executor's first slot runs its sandboxes as.
+SLOT_UID = ExecutorSettings().sandbox_uid_base
 
 
 def run_program(backend: SandboxBackend, code: str, **fields: object) -> ExecutionResult:
@@ -30,7 +34,7 @@ async def run_program_async(
         starts += 1
 
     request = ExecutionRequest.model_validate({"evaluation_id": "test", "code": code, **fields})
-    result = await backend.run(request, on_started)
+    result = await backend.run(request, on_started, uid=SLOT_UID)
     assert starts == 1
     return result
 

@@ -25,7 +25,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
             app.state.backend = backend
             app.state.capacity = Capacity(settings.executor_capacity)
             app.state.runs = runs
-            async with pool_membership(settings, runs):
+            async with pool_membership(settings, runs, cgroup=backend.cgroup):
                 yield
 
     app = FastAPI(title="Crucible executor", lifespan=lifespan)

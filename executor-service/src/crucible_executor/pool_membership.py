@@ -22,12 +22,12 @@ _RECONNECT_SECONDS = 1.0
 
 @asynccontextmanager
 async def pool_membership(
-    settings: ExecutorSettings, runs: RunningEvaluations
+    settings: ExecutorSettings, runs: RunningEvaluations, *, cgroup: str
 ) -> AsyncIterator[None]:
     """While inside, workers can find this executor; a pool Redis that is away only delays that."""
     redis = bounded_redis(settings.pool_redis_url)
     tasks = [
-        asyncio.create_task(_beat(redis, settings)),
+        asyncio.create_task(_beat(redis, settings, cgroup)),
         asyncio.create_task(_listen_for_cancellations(settings, runs)),
     ]
     try:
@@ -43,7 +43,7 @@ async def pool_membership(
         redis.close()
 
 
-async def _beat(redis: Redis, settings: ExecutorSettings) -> None:
+async def _beat(redis: Redis, settings: ExecutorSettings, cgroup: str) -> None:
     while True:
         try:
             await asyncio.to_thread(
@@ -52,6 +52,7 @@ async def _beat(redis: Redis, settings: ExecutorSettings) -> None:
                 executor_id=settings.executor_id,
                 url=settings.executor_url,
                 backend=settings.executor_backend,
+                cgroup=cgroup,
                 capacity=settings.executor_capacity,
                 ttl_seconds=settings.executor_heartbeat_ttl_seconds,
             )

@@ -22,6 +22,7 @@ from crucible_shared.schemas.execution import ExecutionResult
 from crucible_shared.settings import ExecutorSettings
 from tests.executor.conftest import unique_executor_id
 from tests.executor.support import (
+    SLOT_UID,
     processes_with,
     run_program,
     run_program_async,
@@ -114,8 +115,8 @@ def test_each_run_gets_cgroups_and_a_workspace_that_are_removed_after(
     assert result.outcome == Outcome.SUCCESS
     assert seen.memory_limit == seen.memsw_limit == 128 * limits.MIB
     assert seen.pids_max == str(limits.SANDBOX_MAX_PROCESSES)
-    # Not root outside the sandbox either: setpriv dropped the whole chain to nobody.
-    assert set(seen.member_uids) == {65534}
+    # Not root outside the sandbox either: setpriv dropped the whole chain to the slot's uid.
+    assert set(seen.member_uids) == {SLOT_UID}
     assert "--unshare-all" in seen.bwrap_argv and "--die-with-parent" in seen.bwrap_argv
     assert (seen.workspace_mode, seen.program_mode) == (0o755, 0o644)
     workspace = Path(seen.bwrap_argv[seen.bwrap_argv.index("/sandbox") - 1])
@@ -323,7 +324,8 @@ async def started() -> None:
     print("started", flush=True)
 
 request = ExecutionRequest(evaluation_id="e", code=sys.argv[2], timeout_seconds=600)
-asyncio.run(ProcessBackend(ExecutorSettings(executor_id=sys.argv[1])).run(request, started))
+settings = ExecutorSettings(executor_id=sys.argv[1])
+asyncio.run(ProcessBackend(settings).run(request, started, uid=settings.sandbox_uid_base))
 """
 
 
