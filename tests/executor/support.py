@@ -84,8 +84,13 @@ class ExecutorServer:
 
 
 @contextmanager
-def executor_server(log_path: Path, **settings: str) -> Iterator[ExecutorServer]:
-    """The executor under uvicorn, configured through CRUCIBLE_* variables, as in production."""
+def executor_server(
+    log_path: Path, *, pass_fds: tuple[int, ...] = (), **settings: str
+) -> Iterator[ExecutorServer]:
+    """The executor under uvicorn, configured through CRUCIBLE_* variables, as in production.
+
+    `pass_fds` stay open in it, as a supervisor's descriptors would.
+    """
     port = free_port()
     env = os.environ | {f"CRUCIBLE_{name.upper()}": value for name, value in settings.items()}
     with log_path.open("wb") as log:
@@ -104,6 +109,7 @@ def executor_server(log_path: Path, **settings: str) -> Iterator[ExecutorServer]
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
         )
         try:
             wait_for_port(port)

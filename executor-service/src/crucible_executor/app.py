@@ -1,7 +1,8 @@
 """The executor's FastAPI app: `uvicorn crucible_executor.app:create_app --factory`."""
 
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from crucible_shared.settings import ExecutorSettings
 
 def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     settings = settings or ExecutorSettings()
+    close_inherited_descriptors()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,3 +36,18 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app
+
+
+def close_inherited_descriptors() -> None:
+    """Mark every descriptor past stderr close-on-exec, so no sandbox inherits one.
+
+    What the executor was started with (a supervisor's sockets, a shell's
+    redirections) would otherwise reach every program: uvloop's subprocesses
+    do not honour `close_fds`.
+    """
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            # The listing's own descriptor is closed by the time it is reached.
+            with suppress(OSError):
+                os.set_inheritable(fd, False)

@@ -2,7 +2,8 @@
 
 One run is one process chain, each link exec'ing the next so that they share a pid:
 
-    sh -c JOIN_CGROUPS   joins the run's cgroups (as root); OOM score 1000
+    bash -c WRAPPER      closes inherited descriptors, OOM score 1000, joins the
+                         run's cgroups (as root)
     prlimit              sets the rlimits, without a preexec_fn
     setpriv              drops to the slot's uid outside the sandbox too (when root)
     bwrap                new user, PID, network, IPC, UTS and cgroup namespaces,
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 _TOOL_PATH = "/usr/bin:/bin"
 _TOOL_PACKAGES = {
-    "sh": "dash",
+    "bash": "bash",
     "prlimit": "util-linux",
     "setpriv": "util-linux",
     "bwrap": "bubblewrap",
@@ -61,11 +62,18 @@ _SANDBOX_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONIOENCODING": "utf-8",
 }
-# The process joins every cgroup named before `--` before it execs the rest, so
-# that everything the sandbox will ever fork is born inside them. Its OOM score
-# goes to the top first: the kernel then kills the program, not the executor or
-# another run, and (written by root) the program cannot lower it again.
-_JOIN_CGROUPS = (
+# First, every descriptor but 0-2 and those named in $1 is closed: uvloop's
+# subprocesses inherit the executor's (its close_fds does nothing), and bash,
+# unlike dash, closes any number. Then the OOM score goes to the top, so that
+# the kernel kills the program, not the executor or another run (written with
+# CAP_SYS_RESOURCE, it cannot be lowered again). Last, the process joins every
+# cgroup named before `--` before it execs the rest, so that everything the
+# sandbox will ever fork is born inside them.
+_WRAPPER = (
+    'keep=" $1 "; shift; '
+    "for fd in /proc/self/fd/*; do fd=${fd##*/}; "
+    'case "$keep" in *" $fd "*) ;; *) '
+    'if [ "$fd" -gt 2 ] && [ -e "/proc/self/fd/$fd" ]; then exec {fd}>&-; fi ;; esac; done; '
     "echo 1000 > /proc/self/oom_score_adj || exit 125; "
     'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 )
@@ -282,7 +290,8 @@ class ProcessBackend:
         seccomp_fd: int,
     ) -> list[str]:
         procs_files = [str(path) for path in cgroup.procs_files()]
-        argv = [_tool("sh"), "-c", _JOIN_CGROUPS, "crucible-sandbox", *procs_files, "--"]
+        keep = " ".join(str(fd) for fd in (status_fd, seccomp_fd) if fd is not None)
+        argv = [_tool("bash"), "-c", _WRAPPER, "crucible-sandbox", keep, *procs_files, "--"]
         argv += [_tool("prlimit"), *self._rlimits(request, cgroup), "--"]
         if os.geteuid() == 0:
             # As root, bwrap's user namespace would map the sandbox's uid to host
