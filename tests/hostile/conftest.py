@@ -183,7 +183,13 @@ def executor(
 # Attacks that the docker backend's own fixes (issue 19, the sandbox-docker
 # branch) answer; until they are merged, they are expected to fail there.
 # Strict: once they pass, this list must shrink.
-DOCKER_PENDING: set[str] = set()
+DOCKER_PENDING = {
+    "test_no_user_namespace_inside_the_sandbox",
+    "test_tcp_buffers_count_against_the_memory_limit",
+    "test_no_tracing_inside_the_sandbox",
+    "test_no_tmpfs_past_the_scratch",
+    "test_no_keyring_shared_between_runs",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

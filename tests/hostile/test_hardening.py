@@ -30,6 +30,7 @@ def call(function, *args):
     return 'done'
 """
 
+REFUSED = {"EPERM", "ENOSYS"}
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 
@@ -234,8 +235,9 @@ def test_no_keyring_shared_between_runs(executor: Target) -> None:
     _, planted = run_json(executor, f"MARKER = {marker!r}\n" + PLANT_KEY)
     _, found = run_json(executor, f"MARKER = {marker!r}\n" + FIND_KEY)
 
-    assert planted == {"add to session": "EPERM", "add to user": "EPERM"}
-    assert found == {"find": "EPERM", "session keyring": "EPERM"}
+    # EPERM from this project's filters, ENOSYS from an engine's default profile.
+    assert set(planted.values()) <= REFUSED, planted
+    assert set(found.values()) <= REFUSED, found
     executor.assert_unharmed()
 
 
@@ -299,5 +301,6 @@ def test_the_kernels_debug_and_tracing_interfaces_are_refused(executor: Target) 
         f"report[{name!r}] = call(lambda: {expression})\n" for name, expression in calls.items()
     )
     _, report = run_json(executor, code + "print(json.dumps(report))\n")
-    assert report == dict.fromkeys(calls, "EPERM")
+    assert set(report) == set(calls)
+    assert set(report.values()) <= REFUSED, report
     executor.assert_unharmed()

@@ -1,5 +1,6 @@
 """The executor's FastAPI app: `uvicorn crucible_executor.app:create_app --factory`."""
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -18,6 +19,9 @@ from crucible_shared.settings import ExecutorSettings
 def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     settings = settings or ExecutorSettings()
     close_inherited_descriptors()
+    # uvicorn configures only its own loggers; without this the executor's
+    # (which cgroup it uses, cancellations, sandboxes that failed) say nothing.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

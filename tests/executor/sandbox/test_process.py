@@ -12,24 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
 from crucible_executor.sandbox.backends import open_backend
 from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
 from crucible_executor.sandbox.cgroups import ExecutorCgroups
 from crucible_executor.sandbox.outcome import platform_detail
 from crucible_shared import limits
+from crucible_shared.executor_registry import pool_status
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionResult
 from crucible_shared.settings import ExecutorSettings
 from tests.executor.conftest import unique_executor_id
 from tests.executor.support import (
     SLOT_UID,
+    executor_server,
     processes_with,
     run_program,
     run_program_async,
     spawn_marked_child,
     wait_until,
 )
+from tests.support.servers import RedisServer
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -453,3 +457,26 @@ def test_a_platform_error_never_carries_the_programs_bytes_raw() -> None:
     assert "\0" not in detail and "\x1b" not in detail and "\n" not in detail
     assert len(detail) < 1000
     assert detail.endswith("bwrap: Creating new namespace failed")
+
+
+def test_the_executor_registers_which_cgroup_interface_it_uses(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    executor_id = unique_executor_id()
+    client = Redis.from_url(redis.url)
+    try:
+        with executor_server(
+            tmp_path / "uvicorn.log",
+            executor_id=executor_id,
+            executor_backend="process",
+            pool_redis_url=redis.url,
+        ):
+            wait_until(lambda: any(s.id == executor_id for s in pool_status(client)))
+            (status,) = [s for s in pool_status(client) if s.id == executor_id]
+        log = (tmp_path / "uvicorn.log").read_text()
+    finally:
+        client.close()
+
+    # This host is cgroup v1; /api/queue shows the same record.
+    assert status.cgroup == "v1"
+    assert "run limits through cgroup v1 at /sys/fs/cgroup" in log

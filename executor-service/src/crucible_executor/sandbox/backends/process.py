@@ -64,7 +64,8 @@ _SANDBOX_ENV = {
 }
 # First, every descriptor but 0-2 and those named in $1 is closed: uvloop's
 # subprocesses inherit the executor's (its close_fds does nothing), and bash,
-# unlike dash, closes any number. Then the OOM score goes to the top, so that
+# unlike dash, closes any number (--norc: bash reads ~/.bashrc when its stdin
+# is a socket, as uvloop's are). Then the OOM score goes to the top, so that
 # the kernel kills the program, not the executor or another run (written with
 # CAP_SYS_RESOURCE, it cannot be lowered again). Last, the process joins every
 # cgroup named before `--` before it execs the rest, so that everything the
@@ -291,7 +292,8 @@ class ProcessBackend:
     ) -> list[str]:
         procs_files = [str(path) for path in cgroup.procs_files()]
         keep = " ".join(str(fd) for fd in (status_fd, seccomp_fd) if fd is not None)
-        argv = [_tool("bash"), "-c", _WRAPPER, "crucible-sandbox", keep, *procs_files, "--"]
+        argv = [_tool("bash"), "--norc", "--noprofile", "-c", _WRAPPER, "crucible-sandbox"]
+        argv += [keep, *procs_files, "--"]
         argv += [_tool("prlimit"), *self._rlimits(request, cgroup), "--"]
         if os.geteuid() == 0:
             # As root, bwrap's user namespace would map the sandbox's uid to host
