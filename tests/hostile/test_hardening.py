@@ -22,6 +22,7 @@ pytestmark = pytest.mark.hostile
 # What each program calls through libc; errors come back by name.
 LIBC = """
 import ctypes, errno, json, os
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 def call(function, *args):
@@ -31,8 +32,6 @@ def call(function, *args):
 """
 
 REFUSED = {"EPERM", "ENOSYS"}
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
 
 
 def run_json(executor: Target, code: str, **fields: Any) -> tuple[HostileRun, Any]:
@@ -84,7 +83,7 @@ if pid == 0:
     os._exit(0 if call(libc.unshare, CLONE_NEWUSER | CLONE_NEWNS) == 'done' else 1)
 report['user and mount, in a child'] = 'done' if os.waitpid(pid, 0)[1] == 0 else 'refused'
 print(json.dumps(report))
-""".replace("CLONE_NEWUSER", str(CLONE_NEWUSER)).replace("CLONE_NEWNS", str(CLONE_NEWNS))
+"""
 
 
 def test_no_user_namespace_inside_the_sandbox(executor: Target) -> None:
@@ -200,7 +199,7 @@ if report['unshare'] == 'done':
         pass
     report['written MiB'] = written
 print(json.dumps(report))
-""".replace("CLONE_NEWUSER", str(CLONE_NEWUSER)).replace("CLONE_NEWNS", str(CLONE_NEWNS))
+"""
 
 
 def test_no_tmpfs_past_the_scratch(executor: Target) -> None:
