@@ -83,7 +83,7 @@ def test_the_container_is_made_as_promised_and_removed_after(
     host = seen["HostConfig"]
     assert seen["Config"]["Labels"][EXECUTOR_LABEL] == settings.executor_id
     assert seen["Config"]["Labels"]["crucible.evaluation"] == "test"
-    assert seen["Config"]["User"] == "65534:65534"
+    assert seen["Config"]["User"] == f"{SLOT_UID}:{SLOT_UID}"
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == 128 * limits.MIB
     assert host["NanoCpus"] == 10**9 or host["CpuQuota"] == host["CpuPeriod"]
