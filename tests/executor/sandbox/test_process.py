@@ -180,6 +180,8 @@ print(json.dumps({
     "interfaces": [name for _, name in socket.if_nameindex()],
     "pid": os.getpid(),
     "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "kernel command line": open("/proc/cmdline").read(),
+    "pressure": os.listdir("/proc/pressure") if os.path.isdir("/proc/pressure") else [],
 }))
 """
 
@@ -205,6 +207,9 @@ def test_the_view_from_inside(process_backend: SandboxBackend) -> None:
     # Its own PID namespace: bwrap's init is 1, the program 2.
     assert seen["pid"] == 2
     assert seen["processes"] == [1, 2]
+    # The host's boot parameters and memory pressure are hidden.
+    assert seen["kernel command line"] == ""
+    assert seen["pressure"] == []
 
 
 def _limits_inside(backend: SandboxBackend, **fields: object) -> dict[str, str]:

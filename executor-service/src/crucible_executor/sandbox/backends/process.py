@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 import uuid
-from contextlib import suppress
+from contextlib import closing, suppress
 from pathlib import Path
 
 from crucible_executor.sandbox.base import OnStarted, SandboxUnavailable
@@ -78,6 +78,7 @@ _WRAPPER = (
     "echo 1000 > /proc/self/oom_score_adj || exit 125; "
     'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 )
+_HOST_PRESSURE = Path("/proc/pressure")
 _CLEANUP_SECONDS = 2.0
 _CHECK_SECONDS = 10.0
 
@@ -133,30 +134,29 @@ class ProcessBackend:
     def check(self) -> None:
         python = self._interpreter()
         probe = ExecutionRequest(evaluation_id="ready-check", code="pass", timeout_seconds=5)
-        seccomp_fd = filter_fd()
-        try:
-            with program_workspace(self._settings.executor_id, probe.code) as workspace:
-                argv = self._command(
-                    probe,
-                    python,
-                    workspace,
-                    NO_CGROUPS,
-                    uid=self._settings.sandbox_uid_base,
-                    status_fd=None,
-                    seccomp_fd=seccomp_fd,
+        with (
+            closing(_HandedFds()) as handed,
+            program_workspace(self._settings.executor_id, probe.code) as workspace,
+        ):
+            argv = self._command(
+                probe,
+                python,
+                workspace,
+                NO_CGROUPS,
+                uid=self._settings.sandbox_uid_base,
+                status_fd=None,
+                handed=handed,
+            )
+            try:
+                done = subprocess.run(
+                    argv,
+                    env=_WRAPPER_ENV,
+                    capture_output=True,
+                    timeout=_CHECK_SECONDS,
+                    pass_fds=handed.fds(),
                 )
-                try:
-                    done = subprocess.run(
-                        argv,
-                        env=_WRAPPER_ENV,
-                        capture_output=True,
-                        timeout=_CHECK_SECONDS,
-                        pass_fds=(seccomp_fd,),
-                    )
-                except subprocess.TimeoutExpired as exc:
-                    raise SandboxUnavailable("a trial sandbox did not finish") from exc
-        finally:
-            os.close(seccomp_fd)
+            except subprocess.TimeoutExpired as exc:
+                raise SandboxUnavailable("a trial sandbox did not finish") from exc
         if done.returncode != 0:
             detail = platform_detail(done.stderr.decode(errors="replace"))
             raise SandboxUnavailable(f"a trial sandbox failed ({done.returncode}): {detail}")
@@ -171,33 +171,29 @@ class ProcessBackend:
         uid: int,
     ) -> ExecutionResult:
         status = await _BwrapStatus.open()
-        seccomp_fd = None
         try:
-            seccomp_fd = filter_fd()
-            argv = self._command(
-                request,
-                python,
-                workspace,
-                cgroup,
-                uid=uid,
-                status_fd=status.write_fd,
-                seccomp_fd=seccomp_fd,
-            )
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=_WRAPPER_ENV,
-                start_new_session=True,
-                pass_fds=(status.write_fd, seccomp_fd),
-            )
+            with closing(_HandedFds()) as handed:
+                argv = self._command(
+                    request,
+                    python,
+                    workspace,
+                    cgroup,
+                    uid=uid,
+                    status_fd=status.write_fd,
+                    handed=handed,
+                )
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=_WRAPPER_ENV,
+                    start_new_session=True,
+                    pass_fds=(status.write_fd, *handed.fds()),
+                )
         except BaseException:
             status.close()
             raise
-        finally:
-            if seccomp_fd is not None:
-                os.close(seccomp_fd)
         status.release_write_end()
         started_at = time.monotonic()
         assert process.stdin and process.stdout and process.stderr
@@ -288,10 +284,10 @@ class ProcessBackend:
         *,
         uid: int,
         status_fd: int | None,
-        seccomp_fd: int,
+        handed: "_HandedFds",
     ) -> list[str]:
         procs_files = [str(path) for path in cgroup.procs_files()]
-        keep = " ".join(str(fd) for fd in (status_fd, seccomp_fd) if fd is not None)
+        keep = " ".join(str(fd) for fd in (status_fd, *handed.fds()) if fd is not None)
         argv = [_tool("bash"), "--norc", "--noprofile", "-c", _WRAPPER, "crucible-sandbox"]
         argv += [keep, *procs_files, "--"]
         argv += [_tool("prlimit"), *self._rlimits(request, cgroup), "--"]
@@ -301,7 +297,7 @@ class ProcessBackend:
             # which no other slot and no host user has, it is nobody's.
             argv += [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}"]
             argv += ["--clear-groups", "--"]
-        argv += [_tool("bwrap"), *_bwrap_options(workspace, uid, status_fd, seccomp_fd)]
+        argv += [_tool("bwrap"), *_bwrap_options(workspace, uid, status_fd, handed)]
         argv += ["--", str(python), "-I", f"/sandbox/{PROGRAM_NAME}"]
         return argv
 
@@ -340,7 +336,9 @@ class ProcessBackend:
         return python
 
 
-def _bwrap_options(workspace: Path, uid: int, status_fd: int | None, seccomp_fd: int) -> list[str]:
+def _bwrap_options(
+    workspace: Path, uid: int, status_fd: int | None, handed: "_HandedFds"
+) -> list[str]:
     # No user namespace inside: each would draw on the slot uid's budgets on the
     # host, and a nested one would let the program mount (a tmpfs past the scratch).
     options = ["--unshare-all", "--unshare-user", "--disable-userns"]
@@ -354,7 +352,12 @@ def _bwrap_options(workspace: Path, uid: int, status_fd: int | None, seccomp_fd:
     options += ["--tmpfs", "/usr/local", "--remount-ro", "/usr/local"]
     for link in ("bin", "lib", "lib64"):
         options += ["--symlink", f"usr/{link}", f"/{link}"]
-    options += ["--proc", "/proc", "--dev", "/dev"]
+    options += ["--proc", "/proc"]
+    # The host's boot parameters and memory pressure are none of the program's business.
+    options += ["--ro-bind-data", str(handed.empty), "/proc/cmdline"]
+    if _HOST_PRESSURE.is_dir():
+        options += ["--tmpfs", "/proc/pressure", "--remount-ro", "/proc/pressure"]
+    options += ["--dev", "/dev"]
     # --dev makes /dev a tmpfs of no size of its own, writable by the sandbox:
     # it becomes read-only (device nodes work as before), and shared memory
     # (multiprocessing's) gets a tmpfs of its own, as small as the scratch.
@@ -371,8 +374,28 @@ def _bwrap_options(workspace: Path, uid: int, status_fd: int | None, seccomp_fd:
     if status_fd is not None:
         options += ["--json-status-fd", str(status_fd)]
     # Loaded last, on the program alone: bwrap's init is not under it.
-    options += ["--seccomp", str(seccomp_fd)]
+    options += ["--seccomp", str(handed.seccomp)]
     return options
+
+
+class _HandedFds:
+    """What bwrap reads as it sets the sandbox up: the seccomp filter, and an
+    empty file to show in place of /proc files."""
+
+    def __init__(self) -> None:
+        self.seccomp = filter_fd()
+        try:
+            self.empty = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        except BaseException:
+            os.close(self.seccomp)
+            raise
+
+    def fds(self) -> tuple[int, int]:
+        return (self.seccomp, self.empty)
+
+    def close(self) -> None:
+        os.close(self.seccomp)
+        os.close(self.empty)
 
 
 class _BwrapStatus:
