@@ -12,7 +12,11 @@ from pathlib import Path
 
 from crucible_executor.sandbox.base import SandboxBackend
 from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
+from crucible_shared.settings import ExecutorSettings
 from tests.support.ports import free_port, wait_for_port
+
+# The uid an executor's first slot runs its sandboxes as.
+SLOT_UID = ExecutorSettings().sandbox_uid_base
 
 
 def run_program(backend: SandboxBackend, code: str, **fields: object) -> ExecutionResult:
@@ -30,7 +34,7 @@ async def run_program_async(
         starts += 1
 
     request = ExecutionRequest.model_validate({"evaluation_id": "test", "code": code, **fields})
-    result = await backend.run(request, on_started)
+    result = await backend.run(request, on_started, uid=SLOT_UID)
     assert starts == 1
     return result
 
@@ -80,8 +84,13 @@ class ExecutorServer:
 
 
 @contextmanager
-def executor_server(log_path: Path, **settings: str) -> Iterator[ExecutorServer]:
-    """The executor under uvicorn, configured through CRUCIBLE_* variables, as in production."""
+def executor_server(
+    log_path: Path, *, pass_fds: tuple[int, ...] = (), **settings: str
+) -> Iterator[ExecutorServer]:
+    """The executor under uvicorn, configured through CRUCIBLE_* variables, as in production.
+
+    `pass_fds` stay open in it, as a supervisor's descriptors would.
+    """
     port = free_port()
     env = os.environ | {f"CRUCIBLE_{name.upper()}": value for name, value in settings.items()}
     with log_path.open("wb") as log:
@@ -100,6 +109,7 @@ def executor_server(log_path: Path, **settings: str) -> Iterator[ExecutorServer]
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
         )
         try:
             wait_for_port(port)

@@ -1,5 +1,6 @@
 """A real executor per sandbox backend, and what a hostile program must not leave behind."""
 
+import os
 import tempfile
 import threading
 import uuid
@@ -66,6 +67,8 @@ class Target:
     secret: str
     engine: docker.DockerClient | None
     http: httpx.Client
+    # A descriptor the executor was started with, open on a file holding `secret`.
+    inherited_fd: int
 
     def run(self, code: str, **fields: Any) -> HostileRun:
         """Run `code` tagged with a marker; the marker's processes must be gone afterwards."""
@@ -98,7 +101,7 @@ class Target:
         cgroup_root = ExecutorSettings().cgroup_root
         groups = [
             str(group)
-            for controller in ("memory", "pids")
+            for controller in ("memory", "pids", "cpu")
             if (parent := cgroup_root / controller / "crucible" / executor_id).is_dir()
             for group in parent.iterdir()
             if group.is_dir()
@@ -148,11 +151,17 @@ def executor(
         host = request.getfixturevalue("docker_host")
         engine = docker.DockerClient(base_url=host, version="1.41")
     secret = f"secret-{uuid.uuid4().hex}"
-    log = tmp_path_factory.mktemp(f"executor-{request.param}") / "uvicorn.log"
+    directory = tmp_path_factory.mktemp(f"executor-{request.param}")
+    log = directory / "uvicorn.log"
+    secret_file = directory / "inherited"
+    secret_file.write_text(secret)
+    secret_file.chmod(0o644)
+    inherited = os.open(secret_file, os.O_RDONLY)
     try:
         with (
             executor_server(
                 log,
+                pass_fds=(inherited,),
                 executor_id=unique_executor_id(),
                 executor_backend=request.param,
                 executor_capacity="2",
@@ -164,7 +173,29 @@ def executor(
             ) as server,
             httpx.Client(timeout=120) as http,
         ):
-            yield Target(request.param, server, secret, engine, http)
+            yield Target(request.param, server, secret, engine, http, inherited)
     finally:
+        os.close(inherited)
         if engine is not None:
             engine.close()
+
+
+# Attacks that the docker backend's own fixes (issue 19, the sandbox-docker
+# branch) answer; until they are merged, they are expected to fail there.
+# Strict: once they pass, this list must shrink.
+DOCKER_PENDING = {
+    "test_no_user_namespace_inside_the_sandbox",
+    "test_tcp_buffers_count_against_the_memory_limit",
+    "test_no_tracing_inside_the_sandbox",
+    "test_no_tmpfs_past_the_scratch",
+    "test_no_keyring_shared_between_runs",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        if name in DOCKER_PENDING and "[docker" in item.name:
+            item.add_marker(
+                pytest.mark.xfail(strict=True, reason="fixed for docker on its own branch")
+            )

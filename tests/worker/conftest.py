@@ -22,6 +22,7 @@ def add_executor(redis: Redis, executor_id: str, capacity: int, ttl: float = 30)
         executor_id=executor_id,
         url=f"http://{executor_id}.test",
         backend="process",
+        cgroup="v1",
         capacity=capacity,
         ttl_seconds=ttl,
     )

@@ -1,8 +1,9 @@
 """The executor's FastAPI app: `uvicorn crucible_executor.app:create_app --factory`."""
 
 import logging
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
@@ -19,7 +20,10 @@ from crucible_shared.settings import ExecutorSettings
 
 def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     settings = settings or ExecutorSettings()
-    _log_runs()
+    close_inherited_descriptors()
+    # uvicorn configures only its own loggers; without this the executor's
+    # (which cgroup it uses, cancellations, sandboxes that failed) say nothing.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -30,7 +34,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
             app.state.backend = backend
             app.state.capacity = Capacity(settings.executor_capacity)
             app.state.runs = runs
-            async with pool_membership(settings, runs, redis):
+            async with pool_membership(settings, runs, redis, cgroup=backend.cgroup):
                 yield
         redis.close()
 
@@ -42,12 +46,16 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     return app
 
 
-def _log_runs() -> None:
-    """A line per run started and ended, with its evaluation's id: what an
-    operator (and the tests that count runs) reads in the executor's log."""
-    package = logging.getLogger("crucible_executor")
-    if not package.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        package.addHandler(handler)
-        package.setLevel(logging.INFO)
+def close_inherited_descriptors() -> None:
+    """Mark every descriptor past stderr close-on-exec, so no sandbox inherits one.
+
+    What the executor was started with (a supervisor's sockets, a shell's
+    redirections) would otherwise reach every program: uvloop's subprocesses
+    do not honour `close_fds`.
+    """
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            # The listing's own descriptor is closed by the time it is reached.
+            with suppress(OSError):
+                os.set_inheritable(fd, False)

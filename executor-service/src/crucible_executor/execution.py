@@ -32,13 +32,14 @@ class Execution:
         request: ExecutionRequest,
         *,
         executor_id: str,
+        uid: int,
         release: Callable[[], None],
     ) -> None:
         self._events: asyncio.Queue[ExecutionEvent] = asyncio.Queue()
         self._executor_id = executor_id
         self._abort_reason: str | None = None
         self._evaluation_id = request.evaluation_id
-        self._task = asyncio.create_task(self._run(backend, request, release))
+        self._task = asyncio.create_task(self._run(backend, request, uid, release))
 
     async def events(self) -> AsyncIterator[ExecutionEvent]:
         """`started` if the sandbox came up, then the one terminal event."""
@@ -57,12 +58,16 @@ class Execution:
         self._task.cancel()
 
     async def _run(
-        self, backend: SandboxBackend, request: ExecutionRequest, release: Callable[[], None]
+        self,
+        backend: SandboxBackend,
+        request: ExecutionRequest,
+        uid: int,
+        release: Callable[[], None],
     ) -> None:
         event: ExecutionFinished | ExecutionFailed
         try:
             try:
-                result = await backend.run(request, on_started=self._announce_start)
+                result = await backend.run(request, self._announce_start, uid=uid)
             finally:
                 release()
         except asyncio.CancelledError:

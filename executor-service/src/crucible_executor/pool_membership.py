@@ -32,11 +32,11 @@ _RECONNECT_SECONDS = 1.0
 
 @asynccontextmanager
 async def pool_membership(
-    settings: ExecutorSettings, runs: RunningEvaluations, redis: Redis
+    settings: ExecutorSettings, runs: RunningEvaluations, redis: Redis, *, cgroup: str
 ) -> AsyncIterator[None]:
     """While inside, workers can find this executor; a pool Redis that is away only delays that."""
     tasks = [
-        asyncio.create_task(_beat(redis, settings, runs)),
+        asyncio.create_task(_beat(redis, settings, runs, cgroup)),
         asyncio.create_task(_listen_for_cancellations(settings, runs)),
     ]
     try:
@@ -51,7 +51,9 @@ async def pool_membership(
             await asyncio.to_thread(deregister_executor, redis, executor_id=settings.executor_id)
 
 
-async def _beat(redis: Redis, settings: ExecutorSettings, runs: RunningEvaluations) -> None:
+async def _beat(
+    redis: Redis, settings: ExecutorSettings, runs: RunningEvaluations, cgroup: str
+) -> None:
     pool = ExecutorPool(redis, settings.lease_ttl_seconds)
     ready = ReadyQueue(redis)
     interval = min(settings.executor_heartbeat_ttl_seconds, settings.lease_ttl_seconds) / 3
@@ -64,6 +66,7 @@ async def _beat(redis: Redis, settings: ExecutorSettings, runs: RunningEvaluatio
                 executor_id=settings.executor_id,
                 url=settings.executor_url,
                 backend=settings.executor_backend,
+                cgroup=cgroup,
                 capacity=settings.executor_capacity,
                 ttl_seconds=settings.executor_heartbeat_ttl_seconds,
             )

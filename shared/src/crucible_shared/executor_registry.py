@@ -15,12 +15,19 @@ from crucible_shared.schemas.queue import ExecutorStatus
 
 
 def register_executor(
-    redis: Redis, *, executor_id: str, url: str, backend: str, capacity: int, ttl_seconds: float
+    redis: Redis,
+    *,
+    executor_id: str,
+    url: str,
+    backend: str,
+    cgroup: str,
+    capacity: int,
+    ttl_seconds: float,
 ) -> None:
     with redis.pipeline() as pipe:
         pipe.hset(
             redis_keys.executor(executor_id),
-            mapping={"url": url, "backend": backend, "capacity": capacity},
+            mapping={"url": url, "backend": backend, "cgroup": cgroup, "capacity": capacity},
         )
         pipe.sadd(redis_keys.EXECUTORS, executor_id)
         pipe.set(redis_keys.executor_alive(executor_id), 1, px=int(ttl_seconds * 1000))
@@ -48,6 +55,8 @@ def pool_status(redis: Redis) -> list[ExecutorStatus]:
                 id=executor_id,
                 url=info["url"],
                 backend=info["backend"],
+                # Executors of releases before it registered none.
+                cgroup=info.get("cgroup", "unknown"),
                 capacity=int(info["capacity"]),
                 slots_in_use=redis.zcount(redis_keys.executor_leases(executor_id), now_ms, "+inf"),
                 alive=bool(redis.exists(redis_keys.executor_alive(executor_id))),

@@ -34,6 +34,10 @@ SANDBOX_MAX_PROCESSES = 64
 SANDBOX_MAX_FILE_BYTES = 16 * MIB
 SANDBOX_SCRATCH_BYTES = 64 * MIB
 SANDBOX_MAX_OPEN_FILES = 256
+# The C stack, soft and hard: a program cannot raise it past what the host's default gives.
+SANDBOX_STACK_BYTES = 8 * MIB
+# A run's share of the host's CPU, in cores, however many processes it makes.
+SANDBOX_CPU_CORES = 1
 
 # Test cases of one submission (issue 16).
 MAX_TEST_CASES = 1000

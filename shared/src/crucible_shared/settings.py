@@ -180,5 +180,15 @@ class ExecutorSettings(PoolSettings, ServiceTokenSettings):
     )
     cgroup_root: Path = Field(
         default=Path("/sys/fs/cgroup"),
-        description="Where cgroup v1 controllers are mounted; without it, rlimits only.",
+        description="process backend: where cgroup v1 controllers are mounted, or the cgroup v2 "
+        "hierarchy or a subtree of it delegated to the executor; without it, rlimits only.",
+    )
+    sandbox_uid_base: int = Field(
+        # Far above login users and the subordinate ranges (/etc/subuid) tools allocate.
+        default=1_500_000_000,
+        ge=1000,
+        le=2**31 - 1 - 1024,
+        description="Sandboxes run as uid (and gid) base + slot, one per slot of this executor: "
+        "no two concurrent runs share a uid's host-wide budgets. The range must belong to no "
+        "user of the host, nor to another executor on it.",
     )

@@ -19,6 +19,7 @@ from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionRequest
 from tests.executor.conftest import OUTPUT_LIMIT_BYTES
 from tests.executor.support import (
+    SLOT_UID,
     processes_with,
     run_program,
     run_program_async,
@@ -98,7 +99,7 @@ def test_cancelling_a_run_kills_the_sandbox(backend: SandboxBackend) -> None:
         request = ExecutionRequest(
             evaluation_id="test", code=spawn_marked_child(marker), timeout_seconds=60
         )
-        run = asyncio.create_task(backend.run(request, on_started))
+        run = asyncio.create_task(backend.run(request, on_started, uid=SLOT_UID))
         await started.wait()
         while not processes_with(marker):
             await asyncio.sleep(0.05)
@@ -263,14 +264,14 @@ def test_the_executors_environment_is_not_inherited(
     assert secret not in result.stdout
 
 
-def test_runs_as_nobody(backend: SandboxBackend) -> None:
+def test_runs_as_the_slots_own_uid(backend: SandboxBackend) -> None:
     code = "import os; print(os.getuid(), os.geteuid(), os.getgid(), os.getegid(), os.getgroups())"
     result = run_program(backend, code)
 
     *ids, groups = result.stdout.split(" ", 4)
-    assert ids == ["65534"] * 4
-    # No group but nobody's own (Podman lists the primary group there too).
-    assert groups in ("[]\n", "[65534]\n")
+    assert ids == [str(SLOT_UID)] * 4
+    # No group but the slot's own (Podman lists the primary group there too).
+    assert groups in ("[]\n", f"[{SLOT_UID}]\n")
 
 
 def test_usr_is_read_only(backend: SandboxBackend) -> None:

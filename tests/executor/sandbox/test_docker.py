@@ -22,7 +22,7 @@ from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
 from crucible_shared.settings import ExecutorSettings
 from tests.executor.conftest import unique_executor_id
-from tests.executor.support import run_program, run_program_async
+from tests.executor.support import SLOT_UID, run_program, run_program_async
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_the_container_is_made_as_promised_and_removed_after(
     host = seen["HostConfig"]
     assert seen["Config"]["Labels"][EXECUTOR_LABEL] == settings.executor_id
     assert seen["Config"]["Labels"]["crucible.evaluation"] == "test"
-    assert seen["Config"]["User"] == "65534:65534"
+    assert seen["Config"]["User"] == f"{SLOT_UID}:{SLOT_UID}"
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == 128 * limits.MIB
     assert host["NanoCpus"] == 10**9 or host["CpuQuota"] == host["CpuPeriod"]
@@ -217,7 +217,7 @@ def test_cancelling_removes_the_container(
         request = ExecutionRequest(
             evaluation_id="test", code="import time; time.sleep(60)", timeout_seconds=60
         )
-        run = asyncio.create_task(docker_backend.run(request, on_started))
+        run = asyncio.create_task(docker_backend.run(request, on_started, uid=SLOT_UID))
         await started.wait()
         assert len(_labelled(engine, settings.executor_id)) == 1
         run.cancel()
@@ -241,7 +241,7 @@ async def started() -> None:
 settings = ExecutorSettings(executor_id=sys.argv[1], executor_backend="docker")
 code = "import time; time.sleep(600)"
 request = ExecutionRequest(evaluation_id="e", code=code, timeout_seconds=600)
-asyncio.run(DockerBackend(settings).run(request, started))
+asyncio.run(DockerBackend(settings).run(request, started, uid=settings.sandbox_uid_base))
 """
 
 

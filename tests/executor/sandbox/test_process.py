@@ -12,22 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
 from crucible_executor.sandbox.backends import open_backend
 from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
 from crucible_executor.sandbox.cgroups import ExecutorCgroups
+from crucible_executor.sandbox.outcome import platform_detail
 from crucible_shared import limits
+from crucible_shared.executor_registry import pool_status
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionResult
 from crucible_shared.settings import ExecutorSettings
 from tests.executor.conftest import unique_executor_id
 from tests.executor.support import (
+    SLOT_UID,
+    executor_server,
     processes_with,
     run_program,
     run_program_async,
     spawn_marked_child,
     wait_until,
 )
+from tests.support.servers import RedisServer
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -60,7 +66,9 @@ class _RunSnapshot:
 
     memory_limit: int
     memsw_limit: int
+    tcp_limit: int
     pids_max: str
+    cpu_quota_us: int
     member_uids: list[int]
     bwrap_argv: list[str]
     workspace_mode: int
@@ -82,7 +90,9 @@ def _snapshot(settings: ExecutorSettings) -> _RunSnapshot | None:
     return _RunSnapshot(
         memory_limit=int((memory / "memory.limit_in_bytes").read_text()),
         memsw_limit=int((memory / "memory.memsw.limit_in_bytes").read_text()),
+        tcp_limit=int((memory / "memory.kmem.tcp.limit_in_bytes").read_text()),
         pids_max=(pids / "pids.max").read_text().strip(),
+        cpu_quota_us=int((_run_groups(settings, "cpu")[0] / "cpu.cfs_quota_us").read_text()),
         member_uids=[_host_uid(int(pid)) for pid in members],
         bwrap_argv=bwrap[0],
         workspace_mode=workspace.stat().st_mode & 0o777,
@@ -112,15 +122,18 @@ def test_each_run_gets_cgroups_and_a_workspace_that_are_removed_after(
     result, seen = asyncio.run(run_and_look())
 
     assert result.outcome == Outcome.SUCCESS
-    assert seen.memory_limit == seen.memsw_limit == 128 * limits.MIB
+    assert seen.memory_limit == seen.memsw_limit == seen.tcp_limit == 128 * limits.MIB
     assert seen.pids_max == str(limits.SANDBOX_MAX_PROCESSES)
-    # Not root outside the sandbox either: setpriv dropped the whole chain to nobody.
-    assert set(seen.member_uids) == {65534}
-    assert "--unshare-all" in seen.bwrap_argv and "--die-with-parent" in seen.bwrap_argv
+    # One core's worth a period, however many processes share it.
+    assert seen.cpu_quota_us == 100_000 * limits.SANDBOX_CPU_CORES
+    # Not root outside the sandbox either: setpriv dropped the whole chain to the slot's uid.
+    assert set(seen.member_uids) == {SLOT_UID}
+    for option in ("--unshare-all", "--disable-userns", "--die-with-parent", "--seccomp"):
+        assert option in seen.bwrap_argv
     assert (seen.workspace_mode, seen.program_mode) == (0o755, 0o644)
     workspace = Path(seen.bwrap_argv[seen.bwrap_argv.index("/sandbox") - 1])
     assert not workspace.exists()
-    assert _run_groups(settings, "memory") == [] and _run_groups(settings, "pids") == []
+    assert all(_run_groups(settings, c) == [] for c in ("memory", "pids", "cpu"))
 
 
 def test_closing_the_backend_removes_the_executors_cgroups() -> None:
@@ -167,6 +180,8 @@ print(json.dumps({
     "interfaces": [name for _, name in socket.if_nameindex()],
     "pid": os.getpid(),
     "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "kernel command line": open("/proc/cmdline").read(),
+    "pressure": os.listdir("/proc/pressure") if os.path.isdir("/proc/pressure") else [],
 }))
 """
 
@@ -192,6 +207,9 @@ def test_the_view_from_inside(process_backend: SandboxBackend) -> None:
     # Its own PID namespace: bwrap's init is 1, the program 2.
     assert seen["pid"] == 2
     assert seen["processes"] == [1, 2]
+    # The host's boot parameters and memory pressure are hidden.
+    assert seen["kernel command line"] == ""
+    assert seen["pressure"] == []
 
 
 def _limits_inside(backend: SandboxBackend, **fields: object) -> dict[str, str]:
@@ -208,6 +226,9 @@ def test_rlimits_inside(process_backend: SandboxBackend) -> None:
     assert seen["Max file size"] == str(limits.SANDBOX_MAX_FILE_BYTES)
     assert seen["Max open files"] == str(limits.SANDBOX_MAX_OPEN_FILES)
     assert seen["Max core file size"] == "0"
+    # Not the executor's own: its stack is unlimited, its NPROC the host's.
+    assert seen["Max stack size"] == str(limits.SANDBOX_STACK_BYTES)
+    assert seen["Max processes"] == str(limits.SANDBOX_MAX_PROCESSES)
     # Memory is the cgroup's job here: an address-space cap would also count
     # memory merely reserved, and break programs that reserve a lot.
     assert seen["Max address space"] == "unlimited"
@@ -323,7 +344,8 @@ async def started() -> None:
     print("started", flush=True)
 
 request = ExecutionRequest(evaluation_id="e", code=sys.argv[2], timeout_seconds=600)
-asyncio.run(ProcessBackend(ExecutorSettings(executor_id=sys.argv[1])).run(request, started))
+settings = ExecutorSettings(executor_id=sys.argv[1])
+asyncio.run(ProcessBackend(settings).run(request, started, uid=settings.sandbox_uid_base))
 """
 
 
@@ -371,3 +393,95 @@ def test_the_workspace_sweep_spares_other_executors_and_other_users() -> None:
         for path in (ours, other_executor, planted):
             if path.exists():
                 path.rmdir()
+
+
+_CGROUP_V2_RUN = """
+import asyncio, json, subprocess, sys
+from pathlib import Path
+from crucible_executor.sandbox.backends import open_backend
+from crucible_shared.schemas.execution import ExecutionRequest
+from crucible_shared.settings import ExecutorSettings
+
+root = Path(sys.argv[2])
+subprocess.run(["mount", "-t", "cgroup2", "none", str(root)], check=True)
+settings = ExecutorSettings(executor_id=sys.argv[1], cgroup_root=root)
+parent = root / "crucible" / settings.executor_id
+seen = {}
+
+async def started() -> None:
+    groups = [group for group in parent.iterdir() if group.is_dir()]
+    seen["groups while running"] = len(groups)
+    seen["members"] = len((groups[0] / "cgroup.procs").read_text().split())
+
+code = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\ntime.sleep(600)\\n"
+request = ExecutionRequest(evaluation_id="e", code=code, timeout_seconds=2)
+with open_backend(settings) as backend:
+    seen["cgroup"] = backend.cgroup
+    result = asyncio.run(backend.run(request, started, uid=settings.sandbox_uid_base))
+    seen["outcome"] = result.outcome.value
+    seen["groups after"] = len([group for group in parent.iterdir() if group.is_dir()])
+seen["parent after close"] = parent.exists()
+seen["offered"] = (root / "cgroup.controllers").read_text().split()
+print(json.dumps(seen))
+"""
+
+
+def test_cgroup_v2_in_a_private_mount_namespace(tmp_path: Path) -> None:
+    # This host is cgroup v1: a cgroup2 hierarchy can be mounted in a mount
+    # namespace of its own, but every controller the runs need stays bound to
+    # v1. What this proves of v2: detection, the run's group made, joined and
+    # killed (cgroup.kill) and removed, and rlimits standing in for the
+    # controllers that are not offered. memory.max, memory.swap.max, pids.max,
+    # cpu.max and memory.events are written and read only on a v2 host.
+    settings = _settings()
+    mount_point = tmp_path / "cgroup2"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", _CGROUP_V2_RUN]
+        + [settings.executor_id, str(mount_point)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+
+    assert seen["cgroup"] == "v2"
+    # bwrap and its init at least, once the sandbox exists; the group's removal
+    # below means the program and its detached child were in it and were killed.
+    assert seen["groups while running"] == 1 and seen["members"] >= 2
+    assert seen["outcome"] == Outcome.TIMEOUT.value
+    assert seen["groups after"] == 0 and seen["parent after close"] is False
+    assert "memory" not in seen["offered"]
+
+
+def test_a_platform_error_never_carries_the_programs_bytes_raw() -> None:
+    program_said = "x" * 10_000 + "\0\x1b[2J\n"
+    detail = platform_detail(program_said + "bwrap: Creating new namespace failed")
+
+    assert "\0" not in detail and "\x1b" not in detail and "\n" not in detail
+    assert len(detail) < 1000
+    assert detail.endswith("bwrap: Creating new namespace failed")
+
+
+def test_the_executor_registers_which_cgroup_interface_it_uses(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    executor_id = unique_executor_id()
+    client = Redis.from_url(redis.url)
+    try:
+        with executor_server(
+            tmp_path / "uvicorn.log",
+            executor_id=executor_id,
+            executor_backend="process",
+            pool_redis_url=redis.url,
+        ):
+            wait_until(lambda: any(s.id == executor_id for s in pool_status(client)))
+            (status,) = [s for s in pool_status(client) if s.id == executor_id]
+        log = (tmp_path / "uvicorn.log").read_text()
+    finally:
+        client.close()
+
+    # This host is cgroup v1; /api/queue shows the same record.
+    assert status.cgroup == "v1"
+    assert "run limits through cgroup v1 at /sys/fs/cgroup" in log

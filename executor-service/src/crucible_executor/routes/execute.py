@@ -26,7 +26,8 @@ async def execute(
     capacity: CapacityDep,
     runs: RunsDep,
 ) -> ExecutionStream:
-    if not capacity.claim():
+    slot = capacity.claim()
+    if slot is None:
         raise HTTPException(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             detail=f"executor {settings.executor_id} is at capacity: "
@@ -34,9 +35,15 @@ async def execute(
         )
 
     def release() -> None:
-        capacity.release()
+        capacity.release(slot)
         runs.discard(request.evaluation_id)
 
-    execution = Execution(backend, request, executor_id=settings.executor_id, release=release)
+    execution = Execution(
+        backend,
+        request,
+        executor_id=settings.executor_id,
+        uid=settings.sandbox_uid_base + slot,
+        release=release,
+    )
     runs.add(request.evaluation_id, execution, request.lease_token)
     return ExecutionStream(execution, keepalive_seconds=settings.lease_ttl_seconds / 3)

@@ -16,9 +16,17 @@ class SandboxUnavailable(Exception):
 
 
 class SandboxBackend(Protocol):
-    async def run(self, request: ExecutionRequest, on_started: OnStarted) -> ExecutionResult:
-        """Run one program to its end under the request's limits.
+    @property
+    def cgroup(self) -> str:
+        """How the host's cgroups enforce the runs' limits (`v1`, `v2`, `none`, or the engine's)."""
+        ...
 
+    async def run(
+        self, request: ExecutionRequest, on_started: OnStarted, *, uid: int
+    ) -> ExecutionResult:
+        """Run one program to its end under the request's limits, as host uid `uid`.
+
+        `uid` is the executor slot's own: no other run at the same time has it.
         Awaits `on_started` once the sandbox process exists. Cancelling the call
         kills the sandbox and cleans up before the cancellation propagates.
         """

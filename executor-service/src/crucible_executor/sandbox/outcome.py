@@ -46,3 +46,17 @@ def execution_result(
         stderr_truncated=stderr.truncated,
         duration_ms=duration_ms,
     )
+
+
+_DETAIL_CHARS = 400
+
+
+def platform_detail(text: str) -> str:
+    """The tail of what a sandbox's tooling said, fit to go into a platform error.
+
+    A program's own output may precede it, so it is capped and every character
+    that is not printable (NUL, control codes, newlines) is escaped: an error
+    travels into events and storage, which refuse some of them.
+    """
+    tail = text.strip()[-_DETAIL_CHARS:]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in tail)

@@ -9,6 +9,10 @@ class ExecutorStatus(BaseModel):
     id: str
     url: str
     backend: str
+    cgroup: str = Field(
+        description="How the host enforces its runs' limits: `v1`, `v2`, `none` (rlimits only), "
+        "or `engine` (the container engine's own)."
+    )
     capacity: int
     slots_in_use: int
     alive: bool

@@ -73,7 +73,6 @@ logger = logging.getLogger(__name__)
 
 EXECUTOR_LABEL = "crucible.executor"
 EVALUATION_LABEL = "crucible.evaluation"
-SANDBOX_USER = "65534:65534"
 # Old enough for Podman 4's compatibility API and every Docker in support.
 _API_VERSION = "1.41"
 _API_TIMEOUT_SECONDS = 30
@@ -230,7 +229,7 @@ class DockerBackend:
 
             probe = ExecutionRequest(evaluation_id="ready-check", code="pass", timeout_seconds=10)
             async with asyncio.timeout(_CHECK_SECONDS):
-                return await self.run(probe, started)
+                return await self.run(probe, started, uid=self._settings.sandbox_uid_base)
 
         try:
             result = asyncio.run(trial())
@@ -239,8 +238,13 @@ class DockerBackend:
         if result.exit_code != 0:
             raise SandboxUnavailable(f"a trial container failed: {result.stderr.strip()}")
 
-    async def run(self, request: ExecutionRequest, on_started: OnStarted) -> ExecutionResult:
-        container = await asyncio.to_thread(self._create, request)
+    # The engine's cgroups, of whichever version the host has, enforce the limits.
+    cgroup = "engine"
+
+    async def run(
+        self, request: ExecutionRequest, on_started: OnStarted, *, uid: int
+    ) -> ExecutionResult:
+        container = await asyncio.to_thread(self._create, request, uid)
         try:
             return await self._supervise(container, request, on_started)
         finally:
@@ -263,7 +267,7 @@ class DockerBackend:
                 "(start one: scripts/container-engine.sh engine)"
             )
 
-    def _create(self, request: ExecutionRequest) -> Any:
+    def _create(self, request: ExecutionRequest, uid: int) -> Any:
         self._require_socket()
         image = self._images[request.image]
         memory = request.memory_mb * limits.MIB
@@ -277,7 +281,7 @@ class DockerBackend:
                 },
                 environment=_SANDBOX_ENV,
                 hostname="sandbox",
-                user=SANDBOX_USER,
+                user=f"{uid}:{uid}",
                 working_dir="/tmp",
                 stdin_open=True,
                 tty=False,
