@@ -15,14 +15,19 @@ import docker
 import pytest
 
 from crucible_executor.sandbox.backends import open_backend
-from crucible_executor.sandbox.backends.docker import EXECUTOR_LABEL, _remove
+from crucible_executor.sandbox.backends.docker import (
+    EXECUTOR_LABEL,
+    RUN_PREFIX,
+    DockerBackend,
+    _remove,
+)
 from crucible_executor.sandbox.base import SandboxBackend, SandboxUnavailable
 from crucible_shared import limits
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
 from crucible_shared.settings import ExecutorSettings
 from tests.executor.conftest import unique_executor_id
-from tests.executor.support import run_program, run_program_async
+from tests.executor.support import run_program, run_program_async, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +55,16 @@ def docker_backend(settings: ExecutorSettings) -> Iterator[SandboxBackend]:
 
 
 def _labelled(engine: docker.DockerClient, executor_id: str) -> list[Any]:
+    """Every container of the executor's, warm ones waiting for a program included."""
     containers: list[Any] = engine.containers.list(
         all=True, filters={"label": f"{EXECUTOR_LABEL}={executor_id}"}
     )
     return containers
+
+
+def _used(engine: docker.DockerClient, executor_id: str) -> list[Any]:
+    """The executor's containers that have been given a program."""
+    return [c for c in _labelled(engine, executor_id) if c.name.startswith(RUN_PREFIX)]
 
 
 def _while_running(
@@ -63,7 +74,7 @@ def _while_running(
 
     async def run_and_look() -> tuple[ExecutionResult, dict[str, Any]]:
         run = asyncio.create_task(run_program_async(backend, code, **fields))
-        while not (found := await asyncio.to_thread(_labelled, engine, executor_id)):
+        while not (found := await asyncio.to_thread(_used, engine, executor_id)):
             assert not run.done(), "the run ended before its container could be seen"
             await asyncio.sleep(0.02)
         seen: dict[str, Any] = found[0].attrs
@@ -82,7 +93,7 @@ def test_the_container_is_made_as_promised_and_removed_after(
     assert result.outcome == Outcome.SUCCESS
     host = seen["HostConfig"]
     assert seen["Config"]["Labels"][EXECUTOR_LABEL] == settings.executor_id
-    assert seen["Config"]["Labels"]["crucible.evaluation"] == "test"
+    assert seen["Name"].lstrip("/").startswith(f"{RUN_PREFIX}test-")
     assert seen["Config"]["User"] == "65534:65534"
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == 128 * limits.MIB
@@ -98,7 +109,7 @@ def test_the_container_is_made_as_promised_and_removed_after(
     ulimits = {u["Name"].lower().removeprefix("rlimit_"): u["Hard"] for u in host["Ulimits"]}
     assert ulimits["nofile"] == limits.SANDBOX_MAX_OPEN_FILES
     assert ulimits["fsize"] == limits.SANDBOX_MAX_FILE_BYTES
-    assert _labelled(engine, settings.executor_id) == []
+    assert _used(engine, settings.executor_id) == []
 
 
 _PRIVILEGES = """
@@ -219,14 +230,14 @@ def test_cancelling_removes_the_container(
         )
         run = asyncio.create_task(docker_backend.run(request, on_started))
         await started.wait()
-        assert len(_labelled(engine, settings.executor_id)) == 1
+        await asyncio.to_thread(wait_until, lambda: len(_used(engine, settings.executor_id)) == 1)
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
 
     asyncio.run(start_then_cancel())
 
-    assert _labelled(engine, settings.executor_id) == []
+    assert _used(engine, settings.executor_id) == []
 
 
 _EXECUTOR_THAT_WILL_BE_KILLED = """
@@ -258,12 +269,13 @@ def test_a_killed_executors_containers_are_swept_by_the_next(
         finally:
             executor.kill()
 
-    # Nobody was left to remove it ...
-    assert len(_labelled(engine, settings.executor_id)) == 1
+    # Nobody was left to remove it (nor the warm one made for the next run) ...
+    left = len(_labelled(engine, settings.executor_id))
+    assert len(_used(engine, settings.executor_id)) == 1
     other = _settings()
     with open_backend(other):
-        # ... and another executor's start-up leaves it alone ...
-        assert len(_labelled(engine, settings.executor_id)) == 1
+        # ... and another executor's start-up leaves them alone ...
+        assert len(_labelled(engine, settings.executor_id)) == left
     with open_backend(settings):
         # ... until the next executor with that id starts.
         assert _labelled(engine, settings.executor_id) == []
