@@ -41,7 +41,7 @@ _NAMESPACE_FLAGS = (
 _UNSHARE_FLAGS = _NAMESPACE_FLAGS | 0x00000080
 _AF_INET, _AF_INET6 = 2, 10
 
-_REFUSED = (
+REFUSED = (
     "ptrace",
     "process_vm_readv",
     "process_vm_writev",
@@ -71,7 +71,7 @@ _REFUSED = (
 # System call numbers by `uname -m`: arch/x86/entry/syscalls/syscall_64.tbl and
 # include/uapi/asm-generic/unistd.h (arm64).
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-_NUMBERS = {
+SYSCALL_NUMBERS = {
     "x86_64": {
         "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "keyctl": 250,
         "add_key": 248, "request_key": 249, "setns": 308, "mount": 165, "umount2": 166,
@@ -110,9 +110,9 @@ def _refuse(value: int) -> bytes:
 
 def filter_program(machine: str) -> bytes:
     """The filter for `machine` (`os.uname().machine`) as struct sock_filter entries."""
-    if machine not in _NUMBERS:
+    if machine not in SYSCALL_NUMBERS:
         raise OSError(errno.ENOTSUP, f"no seccomp filter for {machine}")
-    nr = _NUMBERS[machine]
+    nr = SYSCALL_NUMBERS[machine]
     program = [
         _op(_LOAD, _ARCH),
         _op(_JEQ, _AUDIT_ARCH[machine], jt=1),
@@ -121,7 +121,7 @@ def filter_program(machine: str) -> bytes:
     ]
     if machine == "x86_64":
         program += [_op(_JSET, _X32_SYSCALL_BIT, jf=1), _refuse(errno.EPERM)]
-    for name in _REFUSED:
+    for name in REFUSED:
         program += [_op(_JEQ, nr[name], jf=1), _refuse(errno.EPERM)]
     program += [_op(_JEQ, nr["clone3"], jf=1), _refuse(errno.ENOSYS)]
     # Each block below loads an argument only where it returns either way, so

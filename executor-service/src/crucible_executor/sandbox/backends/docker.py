@@ -217,8 +217,13 @@ class _OomWatch:
             raise
 
     @classmethod
-    def of(cls, pid: int) -> "_OomWatch | None":
-        """The watch of the memory cgroup `pid` is in, where this host shows it (v1)."""
+    def of(cls, pid: int, container_id: str) -> "_OomWatch | None":
+        """The watch of the container's memory cgroup, where this host shows it (v1).
+
+        `pid` is the engine's, of the container's init: in another pid
+        namespace (an executor in a container) it names some other process,
+        whose cgroup does not bear the container's id.
+        """
         try:
             lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
             path = next(
@@ -226,6 +231,8 @@ class _OomWatch:
                 for line in lines
                 if "memory" in line.split(":", 2)[1].split(",")
             )
+            if container_id not in path:
+                return None
             return cls(_CGROUP_ROOT / "memory" / path.lstrip("/"))
         except (OSError, StopIteration, IndexError):
             return None
@@ -368,8 +375,12 @@ class DockerBackend:
         return await self._run_in(idle, request, on_started)
 
     def warm_containers(self) -> int:
-        """How many containers are ready or being made for programs to come."""
-        return len(self._warm)
+        """How many containers wait, made and started, for programs to come."""
+        return sum(
+            1
+            for _, future in self._warm
+            if future.done() and not future.cancelled() and future.exception() is None
+        )
 
     def _profile(self, request: ExecutionRequest, uid: int = SANDBOX_UID) -> _Profile:
         return _Profile(request.image, request.memory_mb, uid)
@@ -399,11 +410,11 @@ class DockerBackend:
         self, idle: _Idle, request: ExecutionRequest, on_started: OnStarted
     ) -> ExecutionResult:
         name = f"{RUN_PREFIX}{_name_part(request.evaluation_id)}-{uuid.uuid4().hex[:8]}"
-        renaming = asyncio.ensure_future(asyncio.to_thread(idle.container.rename, name))
+        renamed = self._threads.submit(idle.container.rename, name)
         try:
             reader, writer = await asyncio.open_connection(sock=idle.attach)
         except OSError as exc:
-            await asyncio.to_thread(idle.discard)
+            self._threads.submit(_discard_used, idle, renamed)
             raise SandboxUnavailable(f"cannot use the attach connection: {exc!r}") from exc
         try:
             if idle.oom is not None:
@@ -411,16 +422,15 @@ class DockerBackend:
             await on_started()
             return await self._watch(idle, request, reader, writer)
         finally:
-            # Runs on cancellation too; a second cancellation cannot stop the
-            # threads, only our waiting for them.
+            # Runs on cancellation too. The container has ended or been killed by
+            # now: nothing runs in it, and nobody else can be given it, so its
+            # removal need not hold up the result.
             if idle.oom is not None:
                 idle.oom.unfollow()
             writer.close()
             with suppress(OSError):
                 await writer.wait_closed()
-            with suppress(*_ENGINE_ERRORS):
-                await renaming
-            await asyncio.to_thread(idle.discard)
+            self._threads.submit(_discard_used, idle, renamed)
 
     def _containers(self) -> list[Any]:
         label = f"{EXECUTOR_LABEL}={self._settings.executor_id}"
@@ -449,7 +459,7 @@ class DockerBackend:
             except _ENGINE_ERRORS as exc:
                 attach.close()
                 raise SandboxUnavailable(f"the container could not be started: {exc}") from exc
-            return _Idle(container, attach, _OomWatch.of(pid) if pid else None)
+            return _Idle(container, attach, _OomWatch.of(pid, container.id) if pid else None)
         except BaseException:
             _remove(container)
             raise
@@ -526,17 +536,17 @@ class DockerBackend:
             asyncio.create_task(stderr.read_from(streams[_STDERR], on_overflow=kill)),
         ]
         feeder = asyncio.create_task(_send_program(writer, request))
-        timed_out = exited = False
+        timed_out = False
+        status: dict[str, Any] | None = None
         try:
             async with asyncio.timeout(request.timeout_seconds):
                 # The attached streams end when the container does.
                 await asyncio.gather(*tasks)
-                await asyncio.to_thread(container.wait)
-                exited = True
+                status = await asyncio.to_thread(_wait, container)
         except TimeoutError:
             timed_out = True
         finally:
-            if not exited:
+            if status is None:
                 kill()
             feeder.cancel()
             for task in tasks:
@@ -544,8 +554,11 @@ class DockerBackend:
             await asyncio.wait([feeder, *tasks, *kill.pending])
         duration_ms = round((time.monotonic() - started_at) * 1000)
 
-        state = (await asyncio.to_thread(_inspect, container))["State"]
-        exit_code = int(state["ExitCode"])
+        if status is None:
+            status = await asyncio.to_thread(_wait, container)
+        exit_code = int(status["StatusCode"])
+        error = status.get("Error")
+        error_message = error.get("Message") if isinstance(error, dict) else error
         if not handed_over:
             # Nothing of the program's ran: whatever happened is the platform's.
             raise SandboxUnavailable(
@@ -553,10 +566,11 @@ class DockerBackend:
                 f"{stderr.text()[:_ERROR_TEXT_CHARS]!r}"
             )
         killed_by_us = timed_out or stdout.truncated or stderr.truncated
-        if not killed_by_us and state.get("Error"):
-            raise SandboxUnavailable(f"the container failed: {state['Error']}")
-        out_of_memory = bool(state.get("OOMKilled")) or (idle.oom is not None and idle.oom.seen)
-        memory_exceeded = out_of_memory and not killed_by_us and exit_code == 128 + signal.SIGKILL
+        if not killed_by_us and error_message:
+            raise SandboxUnavailable(f"the container failed: {error_message}")
+        memory_exceeded = (
+            not killed_by_us and exit_code == 128 + signal.SIGKILL and await _out_of_memory(idle)
+        )
         result = execution_result(
             stdout=stdout,
             stderr=stderr,
@@ -712,10 +726,32 @@ def _ulimits() -> list[docker.types.Ulimit]:
     return [docker.types.Ulimit(name=name, soft=v, hard=v) for name, v in values.items()]
 
 
+def _wait(container: Any) -> dict[str, Any]:
+    """The engine's `{"StatusCode": ..., "Error": ...}` once the container has ended."""
+    status: dict[str, Any] = container.wait(timeout=_API_TIMEOUT_SECONDS)
+    return status
+
+
+async def _out_of_memory(idle: _Idle) -> bool:
+    """The host's word: the kernel's notification, else the engine's (Docker)."""
+    if idle.oom is not None:
+        return idle.oom.seen
+    state = (await asyncio.to_thread(_inspect, idle.container))["State"]
+    return bool(state.get("OOMKilled"))
+
+
 def _inspect(container: Any) -> dict[str, Any]:
     container.reload()
     attrs: dict[str, Any] = container.attrs
     return attrs
+
+
+def _discard_used(idle: _Idle, renamed: "concurrent.futures.Future[None]") -> None:
+    # Named as used before it goes, so that a removal that fails leaves it
+    # for the sweep under a name that says so.
+    with suppress(*_ENGINE_ERRORS):
+        renamed.result()
+    idle.discard()
 
 
 # Podman refuses to remove a container caught between running and stopped
