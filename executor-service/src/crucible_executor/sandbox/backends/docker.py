@@ -363,7 +363,6 @@ class DockerBackend:
     ) -> ExecutionResult:
         profile = self._profile(request, uid)
         warm = self._take_warm(profile)
-        self._refill(profile)
         idle = None
         if warm is not None:
             try:
@@ -372,6 +371,9 @@ class DockerBackend:
                 logger.warning("a warm container failed, making another: %s", exc)
         if idle is None:
             idle = await _claim(self._threads.submit(self._prepare, profile))
+        # Once this run's container is there: the next one's making must not
+        # compete with it.
+        self._refill(profile)
         return await self._run_in(idle, request, on_started)
 
     def warm_containers(self) -> int:
@@ -555,7 +557,9 @@ class DockerBackend:
         duration_ms = round((time.monotonic() - started_at) * 1000)
 
         if status is None:
-            status = await asyncio.to_thread(_wait, container)
+            # Killed by us (time or output): waiting for the engine to say so
+            # would only delay the result.
+            status = {"StatusCode": 128 + signal.SIGKILL, "Error": None}
         exit_code = int(status["StatusCode"])
         error = status.get("Error")
         error_message = error.get("Message") if isinstance(error, dict) else error
