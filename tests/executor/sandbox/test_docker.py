@@ -274,7 +274,9 @@ def test_a_killed_executors_containers_are_swept_by_the_next(
         finally:
             executor.kill()
 
-    # Nobody was left to remove it (nor the warm one made for the next run) ...
+    # Nobody was left to remove it (nor the warm one made for the next run,
+    # whose create the engine may still finish after the executor died) ...
+    time.sleep(2)
     left = len(_labelled(engine, settings.executor_id))
     assert left >= 1
     other = _settings()
