@@ -3,6 +3,7 @@
 import os
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import docker
 import httpx
 import pytest
 
-from crucible_executor.sandbox.backends.docker import EXECUTOR_LABEL
+from crucible_executor.sandbox.backends.docker import EXECUTOR_LABEL, WARM_PREFIX
 from crucible_shared.lifecycle import Outcome
 from crucible_shared.schemas.execution import (
     ExecutionFinished,
@@ -30,6 +31,9 @@ from tests.executor.conftest import docker_host, unique_executor_id  # noqa: F40
 from tests.executor.support import ExecutorServer, executor_server, processes_with
 from tests.support.platform import process_alive
 from tests.support.servers import RedisServer
+
+# How long the docker backend may take to remove a container after its result.
+_REMOVAL_SECONDS = 10
 
 
 def new_marker() -> str:
@@ -94,10 +98,22 @@ class Target:
         """What this executor's past runs left on the host: cgroups, workspaces, containers."""
         executor_id = self.server.executor_id
         if self.engine is not None:
-            containers = self.engine.containers.list(
-                all=True, filters={"label": f"{EXECUTOR_LABEL}={executor_id}"}
-            )
-            return [container.name for container in containers]
+            engine = self.engine
+
+            def used() -> list[str]:
+                # Listed without inspecting each, which fails for one removed in between.
+                containers = engine.api.containers(
+                    all=True, filters={"label": f"{EXECUTOR_LABEL}={executor_id}"}
+                )
+                names = [container["Names"][0].lstrip("/") for container in containers]
+                # Warm ones wait for programs to come, and have had none.
+                return [name for name in names if not name.startswith(WARM_PREFIX)]
+
+            # A used container is removed in the background, just after its result.
+            deadline = time.monotonic() + _REMOVAL_SECONDS
+            while (names := used()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            return names
         cgroup_root = ExecutorSettings().cgroup_root
         groups = [
             str(group)
@@ -178,24 +194,3 @@ def executor(
         os.close(inherited)
         if engine is not None:
             engine.close()
-
-
-# Attacks that the docker backend's own fixes (issue 19, the sandbox-docker
-# branch) answer; until they are merged, they are expected to fail there.
-# Strict: once they pass, this list must shrink.
-DOCKER_PENDING = {
-    "test_no_user_namespace_inside_the_sandbox",
-    "test_tcp_buffers_count_against_the_memory_limit",
-    "test_no_tracing_inside_the_sandbox",
-    "test_no_tmpfs_past_the_scratch",
-    "test_no_keyring_shared_between_runs",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        name = getattr(item, "originalname", item.name)
-        if name in DOCKER_PENDING and "[docker" in item.name:
-            item.add_marker(
-                pytest.mark.xfail(strict=True, reason="fixed for docker on its own branch")
-            )

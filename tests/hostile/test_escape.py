@@ -132,8 +132,8 @@ for address in ADDRESSES:
         report['tcp ' + address] = 'connected'
     except OSError as exc:
         report['tcp ' + address] = type(exc).__name__
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.sendto(b'hello', (address, PORT))
         report['udp ' + address] = 'sent'
     except OSError as exc:
@@ -145,9 +145,9 @@ for name in ('example.com', 'pypi.org', 'localhost.localdomain'):
         report['dns ' + name] = type(exc).__name__
 query = bytes.fromhex('abcd01000001000000000000076578616d706c6503636f6d0000010001')
 for server in ('1.1.1.1', '8.8.8.8'):
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.settimeout(3)
     try:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.settimeout(3)
         udp.sendto(query, (server, 53))
         report['dns via ' + server] = [udp.recv(512).hex()]
     except OSError as exc:
