@@ -233,7 +233,7 @@ def cluster(postgres: PostgresServer, tmp_path: Path) -> Iterator[Cluster]:
                 "netns",
                 "exec",
                 host1.netns,
-                str(BIN / "crucible"),
+                str(BIN / "crucible-admin"),
                 "keys",
                 "create",
                 "--role",
