@@ -473,7 +473,7 @@ start_compose() {
     [ $SECONDS -lt $deadline ] || { compose ps; die "the stack was not ready in time; see ./start-platform.sh logs"; }
     sleep 1
   done
-  ensure_admin_key "compose exec -T api crucible" "https://127.0.0.1:$TLS_PORT"
+  ensure_admin_key "compose exec -T api crucible-admin" "https://127.0.0.1:$TLS_PORT"
   say ""
   front_door_urls "FLOWER_BASIC_AUTH in $COMPOSE_ENV"
   say "  Status:     ./start-platform.sh status    Logs: ./start-platform.sh logs"
