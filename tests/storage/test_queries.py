@@ -90,6 +90,41 @@ def test_statistics_count_and_time_what_finished(client: TestClient) -> None:
     assert report["per_priority"]["low"]["by_status"] == {"queued": 1}
 
 
+def test_counts_and_statistics_follow_every_write(client: TestClient) -> None:
+    """The document backends keep these as counters updated on each write:
+    a write that moves, deletes or restores must move the counts with it."""
+    queued = submit(client, priority="low")
+    done = submit_in(client, _S.RUNNING, priority="high")
+    move(client, done.id, _S.COMPLETED, outcome="success")
+
+    def counts() -> tuple[int, int, int, int, dict[str, int], int]:
+        def count(**params: str) -> int:
+            answer = client.get("/evaluations/count", params=params)
+            assert answer.status_code == 200, answer.text
+            number: int = answer.json()["count"]
+            return number
+
+        report = client.get("/statistics").json()
+        return (
+            count(),
+            count(status="completed", outcome="success"),
+            count(active="true"),
+            count(priority="high", active="false"),
+            report["by_status"],
+            report["finished_last_hour"],
+        )
+
+    assert counts() == (2, 1, 1, 1, {"queued": 1, "completed": 1}, 1)
+    assert client.delete(f"/evaluations/{done.id}").status_code == 200
+    assert counts() == (1, 0, 1, 0, {"queued": 1}, 0)
+    assert client.post(f"/evaluations/{done.id}/restore").status_code == 200
+    assert counts() == (2, 1, 1, 1, {"queued": 1, "completed": 1}, 1)
+    move(client, queued.id, _S.PROVISIONING)
+    assert counts() == (2, 1, 1, 1, {"provisioning": 1, "completed": 1}, 1)
+    move(client, queued.id, _S.FAILED)
+    assert counts() == (2, 1, 0, 1, {"failed": 1, "completed": 1}, 2)
+
+
 def test_a_batch_is_stored_in_order(client: TestClient) -> None:
     batch = [{"code": f"print({n})", "priority": "low"} for n in range(25)]
 

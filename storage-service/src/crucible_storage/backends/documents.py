@@ -4,9 +4,11 @@ Each evaluation is one document holding it, its events and its dead letter,
 so that every write is the atomic replacement of one object. An index of
 summaries in memory, loaded from the store at start, serves lists and
 counts without reading documents (except for a text search, which reads the
-code of the candidates). The index makes this backend single-process: one
-storage service per directory or bucket (the file backend enforces it with
-a lock; see docs/storage.md).
+code of the candidates). Counters kept as documents are written (by priority,
+status and outcome; of the deleted; the finished in order of finishing) answer
+statistics and the common counts without a scan of the index. The index
+makes this backend single-process: one storage service per directory or
+bucket (the file backend enforces it with a lock; see docs/storage.md).
 """
 
 from bisect import bisect_left, insort
@@ -19,6 +21,7 @@ from threading import RLock
 from pydantic import BaseModel
 
 from crucible_shared.ids import is_canonical_id
+from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -43,6 +46,15 @@ from crucible_storage.statistics import Tally, Timing
 _PREFIX = "evaluations/"
 _KEYS = "keys/"
 _SUMMARY_FIELDS = set(EvaluationSummary.model_fields)
+# A count whose filter leaves all of these unset is answered from the tallies.
+_UNTALLIED_FIELDS = set(EvaluationFilter.model_fields) - {
+    "status",
+    "outcome",
+    "priority",
+    "active",
+    "include_deleted",
+}
+_TallyKey = tuple[Priority, EvaluationStatus, Outcome | None]
 
 
 class _Document(BaseModel):
@@ -66,6 +78,9 @@ class DocumentBackend:
         self._summaries: dict[str, EvaluationSummary] = {}
         self._order: list[tuple[datetime, str]] = []  # ascending (created_at, id)
         self._dead_letters: dict[str, DeadLetter] = {}
+        self._tallies: Counter[_TallyKey] = Counter()  # of those not deleted
+        self._deleted = 0
+        self._finished: list[tuple[datetime, str]] = []  # ascending, not deleted
         for key in objects.keys(_PREFIX):
             self._index(_Document.model_validate_json(objects.get(key)))
         self._keys: dict[str, StoredKey] = {}
@@ -131,6 +146,14 @@ class DocumentBackend:
 
     def count(self, where: EvaluationFilter) -> int:
         with self._lock:
+            if not where.include_deleted and all(
+                getattr(where, field) is None for field in _UNTALLIED_FIELDS
+            ):
+                return sum(
+                    number
+                    for (priority, status, outcome), number in self._tallies.items()
+                    if _admits_tally(where, priority, status, outcome)
+                )
             return sum(1 for _ in self._matching(where, None))
 
     def events(self, evaluation_id: str) -> list[EvaluationEvent]:
@@ -165,23 +188,20 @@ class DocumentBackend:
 
     def tallies(self) -> list[Tally]:
         with self._lock:
-            counts = Counter(
-                (summary.priority, summary.status, summary.outcome)
-                for summary in self._summaries.values()
-                if summary.deleted_at is None
-            )
-        return [
-            Tally(priority, status, outcome, count)
-            for (priority, status, outcome), count in counts.items()
-        ]
+            return [
+                Tally(priority, status, outcome, count)
+                for (priority, status, outcome), count in self._tallies.items()
+            ]
 
     def timings(self, finished_since: datetime) -> list[Timing]:
         with self._lock:
-            return [
-                Timing(s.priority, s.queued_at, s.started_at, s.finished_at)
-                for s in self._summaries.values()
-                if s.deleted_at is None and s.finished_at and s.finished_at >= finished_since
-            ]
+            since = bisect_left(self._finished, (finished_since, ""))
+            summaries = [self._summaries[key] for _, key in self._finished[since:]]
+        return [
+            Timing(s.priority, s.queued_at, s.started_at, s.finished_at)
+            for s in summaries
+            if s.finished_at is not None
+        ]
 
     def purge(self, deleted_before: datetime) -> list[str]:
         with self._lock:
@@ -196,8 +216,7 @@ class DocumentBackend:
 
     def totals(self) -> tuple[int, int]:
         with self._lock:
-            deleted = sum(1 for s in self._summaries.values() if s.deleted_at is not None)
-            return len(self._summaries), deleted
+            return len(self._summaries), self._deleted
 
     def insert_key(self, key: StoredKey) -> None:
         with self._lock:
@@ -244,16 +263,39 @@ class DocumentBackend:
 
     def _index(self, document: _Document) -> None:
         evaluation = document.evaluation
-        if evaluation.id not in self._summaries:
+        previous = self._summaries.get(evaluation.id)
+        if previous is None:
             insort(self._order, (evaluation.created_at, evaluation.id))
-        self._summaries[evaluation.id] = EvaluationSummary.model_validate(
-            evaluation.model_dump(include=_SUMMARY_FIELDS)
-        )
+        else:
+            self._uncount(previous)
+        summary = EvaluationSummary.model_validate(evaluation.model_dump(include=_SUMMARY_FIELDS))
+        self._summaries[evaluation.id] = summary
+        self._count(summary)
         if document.dead_letter is not None:
             self._dead_letters[document.dead_letter.id] = document.dead_letter
 
+    def _count(self, summary: EvaluationSummary) -> None:
+        if summary.deleted_at is not None:
+            self._deleted += 1
+            return
+        self._tallies[(summary.priority, summary.status, summary.outcome)] += 1
+        if summary.finished_at is not None:
+            insort(self._finished, (summary.finished_at, summary.id))
+
+    def _uncount(self, summary: EvaluationSummary) -> None:
+        if summary.deleted_at is not None:
+            self._deleted -= 1
+            return
+        key = (summary.priority, summary.status, summary.outcome)
+        self._tallies[key] -= 1
+        if not self._tallies[key]:
+            del self._tallies[key]
+        if summary.finished_at is not None:
+            self._finished.pop(bisect_left(self._finished, (summary.finished_at, summary.id)))
+
     def _forget(self, evaluation_id: str) -> None:
         summary = self._summaries.pop(evaluation_id)
+        self._uncount(summary)
         self._order.pop(bisect_left(self._order, (summary.created_at, summary.id)))
         for letter in list(self._dead_letters.values()):
             if letter.evaluation_id == evaluation_id:
@@ -277,6 +319,20 @@ class DocumentBackend:
                 where.q is None or where.q in self._load(summary.id).evaluation.code
             ):
                 yield summary
+
+
+def _admits_tally(
+    where: EvaluationFilter,
+    priority: Priority,
+    status: EvaluationStatus,
+    outcome: Outcome | None,
+) -> bool:
+    return (
+        where.status in (None, status)
+        and where.outcome in (None, outcome)
+        and where.priority in (None, priority)
+        and (where.active is None or where.active != status.is_terminal)
+    )
 
 
 def _admits(where: EvaluationFilter, summary: EvaluationSummary) -> bool:
