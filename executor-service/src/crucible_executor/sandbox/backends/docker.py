@@ -163,6 +163,9 @@ os.close(fd)
 os.write(1, {_HANDED_OVER!r})
 pid = os.fork()
 if pid == 0:
+    # Dumpable again (as exec would make it), or /proc/self is root's and the
+    # program's OOM score could not be raised; nothing else runs here yet.
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
     try:
         with open('/proc/self/oom_score_adj', 'w') as f:
             f.write('1000')
