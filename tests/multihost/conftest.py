@@ -76,7 +76,7 @@ class Cluster:
             return set()
         return {e["id"] for e in response.json()["executors"] if e["alive"]}
 
-    def runs_ended(self, host: Host, result: str = "completed") -> float:
+    def runs_ended(self, host: Host, result: str = "success") -> float:
         """The executor's own count of runs that ended so (its Prometheus counter),
         read on its host."""
         url = f"http://{host.address}:{EXECUTOR_PORT}/metrics"
