@@ -7,6 +7,13 @@ import httpx
 
 from crucible_shared import service_auth
 from crucible_shared.ids import is_canonical_id
+from crucible_shared.schemas.batches import (
+    BatchPage,
+    BatchProgress,
+    FinishedPage,
+    NewBatch,
+    StoredBatch,
+)
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -72,6 +79,36 @@ class StorageClient:
         body = [submission.model_dump(mode="json") for submission in submissions]
         response = self._request("POST", "/evaluations/batch", json=body)
         return [EvaluationSummary.model_validate(item) for item in response.json()]
+
+    def create_batch(self, new: NewBatch) -> StoredBatch:
+        """The batch and its evaluations, stored all or none."""
+        response = self._request("POST", "/batches", json=new.model_dump(mode="json"))
+        return StoredBatch.model_validate_json(response.content)
+
+    def get_batch(self, batch_id: str) -> BatchProgress:
+        response = self._request("GET", f"/batches/{_id(batch_id)}")
+        return BatchProgress.model_validate_json(response.content)
+
+    def list_batches(
+        self, *, owner: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> BatchPage:
+        params = {"owner": owner, "limit": limit, "cursor": cursor}
+        response = self._request(
+            "GET", "/batches", params={k: v for k, v in params.items() if v is not None}
+        )
+        return BatchPage.model_validate_json(response.content)
+
+    def finished_in_batch(
+        self, batch_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> FinishedPage:
+        """A page of the batch's finished evaluations, in the order they finished."""
+        params = {"cursor": cursor, "limit": limit}
+        response = self._request(
+            "GET",
+            f"/batches/{_id(batch_id)}/finished",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        return FinishedPage.model_validate_json(response.content)
 
     def list_evaluations(
         self,

@@ -9,12 +9,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from crucible_shared.ids import is_canonical_id
+from crucible_shared.ids import is_canonical_id, new_id
+from crucible_shared.schemas.batches import (
+    Batch,
+    BatchPage,
+    BatchProgress,
+    FinishedEvaluation,
+    FinishedPage,
+    NewBatch,
+    StoredBatch,
+)
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
     EvaluationFilter,
     EvaluationPage,
+    EvaluationSummary,
     EvaluationUpdate,
     OwnedSubmission,
 )
@@ -22,7 +32,7 @@ from crucible_shared.schemas.events import EvaluationEvent
 from crucible_shared.schemas.keys import StoredKey
 from crucible_shared.schemas.statistics import StatisticsReport
 from crucible_shared.schemas.storage import StorageInfo
-from crucible_storage import rules, statistics
+from crucible_storage import batches, rules, statistics
 from crucible_storage.backends.base import StorageBackend
 from crucible_storage.errors import EvaluationNotFound, NotFound
 from crucible_storage.objects.base import ObjectMissing, ObjectStore
@@ -62,6 +72,46 @@ class Storage:
         for evaluation in evaluations:
             self._committed(evaluation, rules.first_event(evaluation))
         return evaluations
+
+    def create_batch(self, new: NewBatch) -> StoredBatch:
+        now = _now()
+        batch = Batch(
+            id=new_id(),
+            owner=new.owner,
+            label=new.label,
+            created_at=now,
+            total=len(new.submissions),
+        )
+        evaluations = [
+            rules.new_evaluation(submission, now, batch.id) for submission in new.submissions
+        ]
+        self.backend.insert_batch(batch, evaluations)
+        for evaluation in evaluations:
+            self._committed(evaluation, rules.first_event(evaluation))
+        return StoredBatch(
+            batch=batch,
+            evaluations=[EvaluationSummary.model_validate(e.model_dump()) for e in evaluations],
+        )
+
+    def batch(self, batch_id: str) -> BatchProgress:
+        return batches.progress(self.backend.batch_counts(batch_id))
+
+    def batches(self, *, owner: str | None, limit: int, cursor: str | None) -> BatchPage:
+        page, next_cursor = self.backend.batches(owner=owner, limit=limit, cursor=cursor)
+        return BatchPage(items=[self.batch(batch.id) for batch in page], next_cursor=next_cursor)
+
+    def finished(self, batch_id: str, *, cursor: str | None, limit: int) -> FinishedPage:
+        after = batches.decode_cursor(cursor)
+        return FinishedPage(
+            items=[
+                FinishedEvaluation(
+                    **evaluation.model_dump(), cursor=batches.encode_cursor(sequence)
+                )
+                for sequence, evaluation in self.backend.finished(
+                    batch_id, after=after, limit=limit
+                )
+            ]
+        )
 
     def get(self, evaluation_id: str) -> Evaluation:
         if self._redis is not None and (cached := self._redis.cached(evaluation_id)):
