@@ -9,10 +9,12 @@ from fastapi.responses import JSONResponse
 from crucible_api.auth import AUTH_RESPONSES, KeyRing
 from crucible_api.body_limit import BodySizeLimit
 from crucible_api.fleet import Fleet
+from crucible_api.gzip_body import GzipBody
 from crucible_api.query_check import declared_query_only
 from crucible_api.queueing import EvaluationQueue
 from crucible_api.quotas import Quotas
 from crucible_api.routes import (
+    batches,
     dead_letters,
     evaluations,
     health,
@@ -60,12 +62,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    # Added last, so outermost: the wire's bytes are counted before any are inflated.
+    app.add_middleware(GzipBody)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in (
         evaluations.router,
         stream.router,
+        batches.router,
         queue.router,
         dead_letters.router,
         statistics.router,

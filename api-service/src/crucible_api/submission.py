@@ -61,6 +61,16 @@ def submit_many(
     """Stores and queues the valid submissions of a batch, in order, and says
     of each invalid one what is wrong with it. `admitted` (the key's quota
     check) is held while they are stored, and only then."""
+    items, valid = validate_many(submissions, owner)
+    with admitted:
+        stored = storage.create_evaluations([s for _, s in valid]) if valid else []
+    return enqueue_many(items, [item for item, _ in valid], stored, storage, queue)
+
+
+def validate_many(
+    submissions: list[dict[str, Any]], owner: str
+) -> tuple[list[BatchItem], list[tuple[BatchItem, OwnedSubmission]]]:
+    """An item per submission, with the errors of the invalid ones; and the valid ones."""
     items = [BatchItem(index=index) for index in range(len(submissions))]
     valid: list[tuple[BatchItem, OwnedSubmission]] = []
     for item, raw in zip(items, submissions, strict=True):
@@ -69,14 +79,24 @@ def submit_many(
             valid.append((item, OwnedSubmission(**submission.model_dump(), owner=owner)))
         except ValidationError as exc:
             item.errors = [_describe(error) for error in exc.errors(include_input=False)]
-    with admitted:
-        stored = storage.create_evaluations([s for _, s in valid]) if valid else []
-    for (item, _), evaluation in zip(valid, stored, strict=True):
+    return items, valid
+
+
+def enqueue_many(
+    items: list[BatchItem],
+    stored_items: list[BatchItem],
+    stored: list[EvaluationSummary],
+    storage: StorageClient,
+    queue: EvaluationQueue,
+) -> BatchResult:
+    """Queues what was stored (`stored_items[n]` is the item of `stored[n]`)."""
+    for item, evaluation in zip(stored_items, stored, strict=True):
         failure = _enqueue_or_fail(evaluation, storage, queue)
         if failure is not None:
             item.errors = [f"the queue (Redis) is unavailable; submit it again shortly: {failure}"]
             continue
         item.id = evaluation.id
+        item.label = evaluation.label
         SUBMISSIONS.labels(evaluation.priority.value).inc()
     accepted = sum(1 for item in items if item.id is not None)
     return BatchResult(accepted=accepted, rejected=len(items) - accepted, items=items)

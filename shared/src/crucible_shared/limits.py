@@ -48,5 +48,6 @@ SANDBOX_MAX_OPEN_FILES = 256
 LIST_PAGE_SIZE = Bound(minimum=1, maximum=200, default=50)
 
 # Quotas of one API key, set when it is made.
-MAX_RUNNING_PER_KEY = Bound(minimum=1, maximum=1000, default=10)
+# Up to a whole batch may be in flight for a key that is given room for it.
+MAX_RUNNING_PER_KEY = Bound(minimum=1, maximum=MAX_BATCH_ITEMS, default=10)
 SUBMISSIONS_PER_MINUTE = Bound(minimum=1, maximum=10_000, default=60)

@@ -4,14 +4,17 @@ Every route takes the caller's key: researchers act on their own evaluations
 only (another's answers 404, as if it did not exist); viewers only read.
 """
 
+import time
 from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from crucible_api.auth import BODY_RESPONSES, Reader, Submitter, owner_scope, require_visible
-from crucible_api.deps import FleetDep, PageSize, QueueDep, QuotasDep, StorageDep
+from crucible_api.deps import FleetDep, PageSize, QueueDep, QuotasDep, StorageDep, UpdatesDep
+from crucible_api.fleet import Fleet
 from crucible_api.metrics import SUBMISSIONS
 from crucible_api.queueing import EvaluationQueue, QueueUnavailable
 from crucible_api.submission import enqueue_or_close, submit_many
@@ -43,6 +46,8 @@ _SUBMITTING: _Responses = {
     **_UNAVAILABLE,
 }
 Filter = Annotated[EvaluationFilter, Query()]
+# How long a `?wait=` trusts the live-update channel before reading anyway.
+_READ_ANYWAY_SECONDS = 5.0
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, responses=_SUBMITTING)
@@ -104,10 +109,39 @@ def list_evaluations(
 
 
 @router.get("/{evaluation_id}", responses=_NOT_FOUND)
-def read_evaluation(
-    evaluation_id: str, caller: Reader, storage: StorageDep, queue: QueueDep
+async def read_evaluation(
+    evaluation_id: str,
+    caller: Reader,
+    storage: StorageDep,
+    queue: QueueDep,
+    updates: UpdatesDep,
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=limits.MAX_WAIT_SECONDS,
+            description="Seconds to wait for a terminal status before answering "
+            f"(at most {limits.MAX_WAIT_SECONDS}): the answer comes as soon as it finishes.",
+        ),
+    ] = None,
 ) -> EvaluationPublic:
-    return public_evaluation(evaluation_id, caller, storage, queue)
+    if wait is None:
+        return await run_in_threadpool(public_evaluation, evaluation_id, caller, storage, queue)
+    deadline = time.monotonic() + wait
+    # Subscribed before the first read: a change committed in between is heard.
+    listener = await updates.listen(evaluation_id)
+    try:
+        while True:
+            evaluation = await run_in_threadpool(
+                public_evaluation, evaluation_id, caller, storage, queue
+            )
+            left = deadline - time.monotonic()
+            if evaluation.status.is_terminal or left <= 0:
+                return evaluation
+            # A message lost while Redis blinked costs at most a re-read's interval.
+            await listener.wait(min(left, _READ_ANYWAY_SECONDS))
+    finally:
+        await listener.close()
 
 
 def public_evaluation(
@@ -146,14 +180,19 @@ def cancel_evaluation(
             "only queued or running evaluations can be cancelled",
         )
     try:
-        cancelled = storage.update_evaluation(
-            evaluation_id,
-            EvaluationUpdate(
-                status=EvaluationStatus.CANCELLED, detail=f"cancelled by {caller.name}"
-            ),
-        )
+        return cancel(evaluation_id, caller, storage, fleet)
     except TransitionRefused as exc:  # it finished while we looked
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+
+
+def cancel(
+    evaluation_id: str, caller: StoredKey, storage: StorageClient, fleet: Fleet
+) -> Evaluation:
+    """Cancels an evaluation the caller may act on; `TransitionRefused` if it has finished."""
+    cancelled = storage.update_evaluation(
+        evaluation_id,
+        EvaluationUpdate(status=EvaluationStatus.CANCELLED, detail=f"cancelled by {caller.name}"),
+    )
     # The executor running it, if any, kills its sandbox on hearing this; the
     # worker's later updates are refused because the status is terminal.
     fleet.announce_cancellation(evaluation_id)
