@@ -30,6 +30,9 @@ from crucible_shared.schemas.statistics import StatisticsReport
 from crucible_shared.schemas.storage import StorageInfo
 from crucible_shared.settings import StorageClientSettings
 
+# Time allowed for storing each evaluation of a batch, beyond one call's timeout.
+_SECONDS_PER_STORED_ITEM = 0.01
+
 
 class StorageError(Exception):
     """The storage service could not be reached or answered with a server error."""
@@ -49,6 +52,7 @@ class RequestRejected(StorageError):
 
 class StorageClient:
     def __init__(self, settings: StorageClientSettings) -> None:
+        self._timeout = settings.storage_timeout_seconds
         self._http = httpx.Client(
             base_url=settings.storage_url,
             timeout=settings.storage_timeout_seconds,
@@ -82,7 +86,11 @@ class StorageClient:
 
     def create_batch(self, new: NewBatch) -> StoredBatch:
         """The batch and its evaluations, stored all or none."""
-        response = self._request("POST", "/batches", json=new.model_dump(mode="json"))
+        # Storing takes time in proportion to the batch: 10,000 take seconds.
+        timeout = self._timeout + len(new.submissions) * _SECONDS_PER_STORED_ITEM
+        response = self._request(
+            "POST", "/batches", json=new.model_dump(mode="json"), timeout=timeout
+        )
         return StoredBatch.model_validate_json(response.content)
 
     def get_batch(self, batch_id: str) -> BatchProgress:
