@@ -48,6 +48,8 @@ def _results(client: httpx.Client, batch_id: str, **params: Any) -> list[dict[st
         return [json.loads(line) for line in response.iter_lines() if line]
 
 
+# 1,640 runs: minutes on a machine shared with other work.
+@pytest.mark.timeout(900)
 def test_a_batch_of_1640_runs_and_its_results_come_back_in_one_call(
     roomy: httpx.Client,
 ) -> None:
