@@ -49,6 +49,29 @@ def test_bursts_over_the_submission_and_api_rates_get_429_in_json(strict: Platfo
     assert strict.client.get("/health").status_code == 200
 
 
+def test_requests_that_follow_are_not_counted_as_polls(strict: Platform) -> None:
+    evaluation_id = strict.client.post("/api/evaluations", json={"code": "print(1)"}).json()["id"]
+    batch = strict.client.post("/api/batches", json={"items": [{"code": "print(2)"}]}).json()
+    # Polling, 20 a second: refused once the API's burst is spent.
+    polls = []
+    for _ in range(20):
+        polls.append(strict.client.get(f"/api/evaluations/{evaluation_id}").status_code)
+        time.sleep(0.05)
+    assert polls[-1] == 429
+
+    # Following is not polling: these still go through, as many as a workload needs.
+    for _ in range(30):
+        waited = strict.client.get(f"/api/evaluations/{evaluation_id}", params={"wait": 5})
+        assert waited.status_code == 200 and waited.json()["status"] == "completed"
+    with strict.client.stream("GET", f"/api/batches/{batch['id']}/results?wait=true") as results:
+        assert results.status_code == 200
+        assert len([line for line in results.iter_lines() if line]) == 1
+    # A wait under a second is a poll.
+    assert_too_many_requests(
+        strict.client.get(f"/api/evaluations/{evaluation_id}", params={"wait": 0.5})
+    )
+
+
 @pytest.fixture
 def two_connections(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     with local_platform(tmp_path_factory.mktemp("two"), CRUCIBLE_CONN_LIMIT="2") as running:
