@@ -71,7 +71,7 @@ def test_nginx_refuses_bodies_over_exactly_the_apis_limit() -> None:
 def test_nginx_takes_a_batch_up_to_exactly_the_apis_batch_limit() -> None:
     routes = (NGINX / "routes.conf").read_text()
     batches = routes[routes.index("location = /api/batches {") :]
-    size = re.search(r"client_max_body_size (\d+);", batches[: batches.index("}")])
+    size = re.search(r"client_max_body_size (\d+);", batches[: batches.index("\n}")])
 
     assert size is not None and int(size.group(1)) == MAX_BATCH_REQUEST_BYTES
 
