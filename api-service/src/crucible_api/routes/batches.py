@@ -79,7 +79,7 @@ def submit_batch(
     return BatchSubmitted(id=stored.batch.id, **result.model_dump())
 
 
-@router.get("")
+@router.get("", responses={422: {"description": "The cursor is malformed."}})
 def list_batches(
     caller: Reader,
     storage: StorageDep,
