@@ -14,8 +14,8 @@
 #   CRUCIBLE_TLS_REQUIRED=1              production: refuse a missing, self-signed
 #                                        or expired certificate; HTTP redirects to HTTPS
 #   CRUCIBLE_TLS_PORT                    the HTTPS port clients use (for redirects)
-#   CRUCIBLE_RATE_GENERAL, _API, _SUBMIT      rates per client address (nginx syntax: 30r/s, 60r/m)
-#   CRUCIBLE_RATE_GENERAL_BURST, _API_BURST, _SUBMIT_BURST   requests let through at once above them
+#   CRUCIBLE_RATE_GENERAL, _API, _FOLLOW, _SUBMIT   rates per client address (nginx syntax: 30r/s, 60r/m)
+#   CRUCIBLE_RATE_GENERAL_BURST, _API_BURST, _FOLLOW_BURST, _SUBMIT_BURST   requests let through at once above them
 #   CRUCIBLE_CONN_LIMIT                  connections open at once per client address
 # and, from whoever runs it, where things are (the CRUCIBLE_NGINX_* that
 # nginx.conf names): listen addresses, upstreams, the web root, the run
@@ -30,17 +30,20 @@ die() { printf 'crucible-nginx: %s\n' "$*" >&2; exit 1; }
 defaults() {
   : "${CRUCIBLE_RATE_GENERAL:=30r/s}" "${CRUCIBLE_RATE_GENERAL_BURST:=60}"
   : "${CRUCIBLE_RATE_API:=10r/s}" "${CRUCIBLE_RATE_API_BURST:=20}"
+  : "${CRUCIBLE_RATE_FOLLOW:=200r/s}" "${CRUCIBLE_RATE_FOLLOW_BURST:=400}"
   : "${CRUCIBLE_RATE_SUBMIT:=2r/s}" "${CRUCIBLE_RATE_SUBMIT_BURST:=10}"
   : "${CRUCIBLE_CONN_LIMIT:=50}"
   : "${CRUCIBLE_TLS_PORT:=8443}"
   export CRUCIBLE_RATE_GENERAL CRUCIBLE_RATE_GENERAL_BURST CRUCIBLE_RATE_API \
-    CRUCIBLE_RATE_API_BURST CRUCIBLE_RATE_SUBMIT CRUCIBLE_RATE_SUBMIT_BURST CRUCIBLE_CONN_LIMIT
+    CRUCIBLE_RATE_API_BURST CRUCIBLE_RATE_FOLLOW CRUCIBLE_RATE_FOLLOW_BURST \
+    CRUCIBLE_RATE_SUBMIT CRUCIBLE_RATE_SUBMIT_BURST CRUCIBLE_CONN_LIMIT
   local rate
-  for rate in "$CRUCIBLE_RATE_GENERAL" "$CRUCIBLE_RATE_API" "$CRUCIBLE_RATE_SUBMIT"; do
+  for rate in "$CRUCIBLE_RATE_GENERAL" "$CRUCIBLE_RATE_API" "$CRUCIBLE_RATE_FOLLOW" \
+    "$CRUCIBLE_RATE_SUBMIT"; do
     [[ $rate =~ ^[1-9][0-9]*r/[sm]$ ]] || die "a rate is like 30r/s or 60r/m, not '$rate'"
   done
   for rate in "$CRUCIBLE_RATE_GENERAL_BURST" "$CRUCIBLE_RATE_API_BURST" \
-    "$CRUCIBLE_RATE_SUBMIT_BURST" "$CRUCIBLE_CONN_LIMIT"; do
+    "$CRUCIBLE_RATE_FOLLOW_BURST" "$CRUCIBLE_RATE_SUBMIT_BURST" "$CRUCIBLE_CONN_LIMIT"; do
     [[ $rate =~ ^[0-9]+$ ]] || die "bursts and CRUCIBLE_CONN_LIMIT are whole numbers, not '$rate'"
   done
   if [ -n "${CRUCIBLE_TLS_REQUIRED:-}" ]; then

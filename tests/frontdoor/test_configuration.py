@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crucible_shared.limits import MAX_REQUEST_BYTES
+from crucible_shared.limits import MAX_BATCH_REQUEST_BYTES, MAX_REQUEST_BYTES
 from tests.frontdoor.certificates import make_signed_certificate
 from tests.support.platform import REPO
 
@@ -66,6 +66,14 @@ def test_nginx_refuses_bodies_over_exactly_the_apis_limit() -> None:
     sizes = re.findall(r"client_max_body_size (\d+);", (NGINX / "nginx.conf").read_text())
 
     assert [int(size) for size in sizes] == [MAX_REQUEST_BYTES]
+
+
+def test_nginx_takes_a_batch_up_to_exactly_the_apis_batch_limit() -> None:
+    routes = (NGINX / "routes.conf").read_text()
+    batches = routes[routes.index("location = /api/batches {") :]
+    size = re.search(r"client_max_body_size (\d+);", batches[: batches.index("\n}")])
+
+    assert size is not None and int(size.group(1)) == MAX_BATCH_REQUEST_BYTES
 
 
 @pytest.mark.parametrize("production", [False, True])

@@ -3,6 +3,7 @@ door is set far stricter than the default (every other test sets them high)."""
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -47,6 +48,48 @@ def test_bursts_over_the_submission_and_api_rates_get_429_in_json(strict: Platfo
 
     # The general limit is another: the health check still answers.
     assert strict.client.get("/health").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def production_rates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The front door's default rates for the API and for following (crucible-nginx.sh)."""
+    with local_platform(
+        tmp_path_factory.mktemp("production-rates"),
+        CRUCIBLE_RATE_API="10r/s",
+        CRUCIBLE_RATE_API_BURST="20",
+        CRUCIBLE_RATE_FOLLOW="200r/s",
+        CRUCIBLE_RATE_FOLLOW_BURST="400",
+    ) as running:
+        yield running
+
+
+def test_requests_that_follow_are_not_counted_as_polls(production_rates: Platform) -> None:
+    strict = production_rates
+    evaluation_id = strict.client.post("/api/evaluations", json={"code": "print(1)"}).json()["id"]
+    batch = strict.client.post("/api/batches", json={"items": [{"code": "print(2)"}]}).json()
+    # Polling, 20 a second: refused once the API's burst is spent.
+    # (On a schedule, from threads: one slow answer must not slow the rate.)
+    start = time.monotonic()
+
+    def poll(number: int) -> int:
+        time.sleep(max(0.0, start + number * 0.05 - time.monotonic()))
+        return strict.client.get(f"/api/evaluations/{evaluation_id}").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        polls = list(pool.map(poll, range(60)))
+    assert 429 in polls[30:]
+    # A wait under a second is a poll.
+    assert_too_many_requests(
+        strict.client.get(f"/api/evaluations/{evaluation_id}", params={"wait": 0.5})
+    )
+
+    # Following is not polling: these still go through, as many as a workload needs.
+    for _ in range(30):
+        waited = strict.client.get(f"/api/evaluations/{evaluation_id}", params={"wait": 5})
+        assert waited.status_code == 200 and waited.json()["status"] == "completed"
+    with strict.client.stream("GET", f"/api/batches/{batch['id']}/results?wait=true") as results:
+        assert results.status_code == 200
+        assert len([line for line in results.iter_lines() if line]) == 1
 
 
 @pytest.fixture

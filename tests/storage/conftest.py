@@ -25,7 +25,7 @@ from sqlalchemy import Engine, delete
 from crucible_shared.settings import StorageSettings
 from crucible_storage.app import create_app
 from crucible_storage.db.engine import create_database_engine
-from crucible_storage.db.models import DeadLetterRow, EvaluationRow, EventRow
+from crucible_storage.db.models import BatchRow, DeadLetterRow, EvaluationRow, EventRow
 from crucible_storage.migrate import upgrade_to_head
 from tests.support.servers import PostgresServer, RedisServer, S3Server, s3_server
 
@@ -54,7 +54,7 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _empty(engine: Engine) -> None:
     with engine.begin() as connection:
-        for table in (DeadLetterRow, EventRow, EvaluationRow):
+        for table in (DeadLetterRow, EventRow, EvaluationRow, BatchRow):
             connection.execute(delete(table))
 
 

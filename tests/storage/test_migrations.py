@@ -19,7 +19,14 @@ from crucible_storage.db.engine import create_database_engine
 from crucible_storage.db.models import Base
 from crucible_storage.migrate import alembic_config, upgrade_to_head
 
-_TABLES = {"alembic_version", "evaluations", "evaluation_events", "dead_letters", "api_keys"}
+_TABLES = {
+    "alembic_version",
+    "evaluations",
+    "evaluation_events",
+    "dead_letters",
+    "api_keys",
+    "batches",
+}
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The tables hold every field the shared schemas carry."""
 
+from crucible_shared.schemas.batches import Batch
 from crucible_shared.schemas.evaluations import DeadLetter, Evaluation, EvaluationUpdate
 from crucible_shared.schemas.events import EvaluationEvent
-from crucible_storage.db.models import DeadLetterRow, EvaluationRow, EventRow
+from crucible_storage.db.models import BatchRow, DeadLetterRow, EvaluationRow, EventRow
 
 
 def _columns(model: type[EvaluationRow] | type[EventRow] | type[DeadLetterRow]) -> set[str]:
@@ -10,7 +11,13 @@ def _columns(model: type[EvaluationRow] | type[EventRow] | type[DeadLetterRow]) 
 
 
 def test_every_field_of_an_evaluation_has_a_column() -> None:
-    assert set(Evaluation.model_fields) == _columns(EvaluationRow)
+    # Its place in its batch's finishing order is storage's own, served as a cursor.
+    assert set(Evaluation.model_fields) | {"finish_sequence"} == _columns(EvaluationRow)
+
+
+def test_every_field_of_a_batch_has_a_column() -> None:
+    # `finished` numbers the batch's finishes; progress counts them afresh.
+    assert set(Batch.model_fields) | {"finished"} == _columns(BatchRow)
 
 
 def test_every_field_an_update_stores_has_a_column() -> None:

@@ -9,10 +9,12 @@ from fastapi.responses import JSONResponse
 from crucible_api.auth import AUTH_RESPONSES, KeyRing
 from crucible_api.body_limit import BodySizeLimit
 from crucible_api.fleet import Fleet
+from crucible_api.gzip_body import GzipBody
 from crucible_api.query_check import declared_query_only
 from crucible_api.queueing import EvaluationQueue
 from crucible_api.quotas import Quotas
 from crucible_api.routes import (
+    batches,
     dead_letters,
     docs,
     evaluations,
@@ -62,6 +64,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    # Added last, so outermost: the wire's bytes are counted before any are inflated.
+    app.add_middleware(GzipBody)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     docs.add_docs(app)
@@ -69,6 +73,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for router in (
         evaluations.router,
         stream.router,
+        batches.router,
         queue.router,
         dead_letters.router,
         statistics.router,

@@ -11,24 +11,32 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _too_large_body() -> bytes:
-    return json.dumps(
-        {"detail": f"request body exceeds the limit of {limits.MAX_REQUEST_BYTES} bytes"}
-    ).encode()
+# A batch is bounded per item (the route checks each against MAX_REQUEST_BYTES)
+# and as a whole by this.
+_LARGER = {"/api/batches": limits.MAX_BATCH_REQUEST_BYTES}
+
+
+def body_limit(path: str) -> int:
+    """The most bytes a request to `path` may carry (uncompressed, for a gzip body)."""
+    return _LARGER.get(path, limits.MAX_REQUEST_BYTES)
+
+
+def too_large_body(max_bytes: int) -> bytes:
+    return json.dumps({"detail": f"request body exceeds the limit of {max_bytes} bytes"}).encode()
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = limits.MAX_REQUEST_BYTES) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = body_limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_413(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await _send_413(send, max_bytes)
             return
 
         # A chunked body declares no length: count it as it arrives.
@@ -40,7 +48,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -53,11 +61,11 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_413(send)
+                await _send_413(send, max_bytes)
 
 
-async def _send_413(send: Send) -> None:
-    body = _too_large_body()
+async def _send_413(send: Send, max_bytes: int) -> None:
+    body = too_large_body(max_bytes)
     await send(
         {
             "type": "http.response.start",

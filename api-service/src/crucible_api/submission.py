@@ -40,7 +40,7 @@ def submit_one(
     quotas: Quotas,
 ) -> Evaluation:
     quotas.admit(caller, 1)
-    evaluation = _admitted(
+    evaluation = admitted(
         lambda: storage.create_evaluation(
             OwnedSubmission(**submission.model_dump(), owner=caller.id),
             max_queued=caller.max_queued,
@@ -72,30 +72,56 @@ def submit_many(
 ) -> BatchResult:
     """Stores and queues the valid submissions of a batch, in order, and says
     of each invalid one what is wrong with it."""
+    items, valid = validate_many(submissions, caller.id)
+    if valid:
+        quotas.admit(caller, len(valid))
+        stored = admitted(
+            lambda: storage.create_evaluations([s for _, s in valid], max_queued=caller.max_queued)
+        )
+        enqueue_many([item for item, _ in valid], stored, storage, queue, caller.max_running)
+    return batch_result(items)
+
+
+def validate_many(
+    submissions: list[dict[str, Any]], owner: str
+) -> tuple[list[BatchItem], list[tuple[BatchItem, OwnedSubmission]]]:
+    """An item per submission, with the errors of the invalid ones; and the valid ones."""
     items = [BatchItem(index=index) for index in range(len(submissions))]
     valid: list[tuple[BatchItem, OwnedSubmission]] = []
     for item, raw in zip(items, submissions, strict=True):
         try:
             submission = EvaluationCreate.model_validate(raw)
-            valid.append((item, OwnedSubmission(**submission.model_dump(), owner=caller.id)))
+            valid.append((item, OwnedSubmission(**submission.model_dump(), owner=owner)))
         except ValidationError as exc:
             item.errors = [_describe(error) for error in exc.errors(include_input=False)]
-    if valid:
-        quotas.admit(caller, len(valid))
-        stored = _admitted(
-            lambda: storage.create_evaluations([s for _, s in valid], max_queued=caller.max_queued)
-        )
-        failure = _enqueue_or_close(stored, storage, queue, caller.max_running)
-        for (item, _), evaluation in zip(valid, stored, strict=True):
-            if failure is not None:
-                item.errors = [f"{_QUEUE_DOWN}: {failure}"]
-            else:
-                item.id = evaluation.id
+    return items, valid
+
+
+def enqueue_many(
+    stored_items: list[BatchItem],
+    stored: Sequence[EvaluationSummary],
+    storage: StorageClient,
+    queue: EvaluationQueue,
+    max_running: int | None,
+) -> None:
+    """Queues what was stored (`stored_items[n]` is the item of `stored[n]`)."""
+    failure = _enqueue_or_close(stored, storage, queue, max_running)
+    for item, evaluation in zip(stored_items, stored, strict=True):
+        if failure is not None:
+            item.errors = [f"{_QUEUE_DOWN}: {failure}"]
+        else:
+            item.id = evaluation.id
+            item.label = evaluation.label
+
+
+def batch_result(items: list[BatchItem]) -> BatchResult:
     accepted = sum(1 for item in items if item.id is not None)
     return BatchResult(accepted=accepted, rejected=len(items) - accepted, items=items)
 
 
-def _admitted(store: Callable[[], T]) -> T:
+def admitted(store: Callable[[], T]) -> T:
+    """What `store` (a storage call that counts against the key's backlog) answers,
+    or 429 with storage's estimate of when it would fit."""
     try:
         return store()
     except BacklogFull as exc:

@@ -21,7 +21,7 @@ POLL_INTERVAL_SECONDS = 0.5
 
 
 class ChangeListener:
-    """Waits for the next change of one evaluation."""
+    """Waits for the next change of one evaluation (or of a batch's evaluations)."""
 
     def __init__(self, pubsub: PubSub | None) -> None:
         self._pubsub = pubsub
@@ -63,9 +63,16 @@ class EvaluationUpdates:
 
     async def listen(self, evaluation_id: str) -> ChangeListener:
         """Subscribed before returning, so nothing published after this call is missed."""
+        return await self._subscribed(redis_keys.evaluation_updates(evaluation_id))
+
+    async def listen_to_batch(self, batch_id: str) -> ChangeListener:
+        """Hears each evaluation of the batch that finishes; subscribed before returning."""
+        return await self._subscribed(redis_keys.batch_updates(batch_id))
+
+    async def _subscribed(self, channel: str) -> ChangeListener:
         pubsub = self._redis.pubsub()
         try:
-            await pubsub.subscribe(redis_keys.evaluation_updates(evaluation_id))
+            await pubsub.subscribe(channel)
         except (RedisError, OSError):
             await ChangeListener(pubsub).close()
             return ChangeListener(None)

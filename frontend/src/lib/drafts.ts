@@ -2,7 +2,8 @@
 import type { EvaluationCreate } from "../api/client";
 import { images, memoryMb, priorities, timeoutSeconds } from "../api/contract";
 
-export type Draft = Required<Omit<EvaluationCreate, "language">>;
+// The editor submits one program at a time, unlabelled.
+export type Draft = Required<Omit<EvaluationCreate, "language" | "label">>;
 
 export interface HistoryEntry {
   id: string;

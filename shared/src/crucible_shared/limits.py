@@ -21,6 +21,16 @@ MAX_CODE_BYTES = 1 * MIB
 MAX_STDIN_BYTES = 1 * MIB
 MAX_REQUEST_BYTES = 2 * MIB
 MAX_BATCH_SIZE = 1000
+# `POST /api/batches`: items in one batch, and the caller's name for a batch or
+# a submission. A batch's body is bounded per item (`MAX_REQUEST_BYTES` each,
+# as JSON), and as a whole by what its items may add up to.
+MAX_BATCH_ITEMS = 10_000
+MAX_LABEL_CHARS = 200
+MAX_BATCH_REQUEST_BYTES = 256 * MIB
+# Finished evaluations a batch's results stream reads from storage at a time.
+BATCH_RESULTS_PAGE = 200
+# Longest `GET /api/evaluations/{id}?wait=` holds the request.
+MAX_WAIT_SECONDS = 60
 
 TIMEOUT_SECONDS = Bound(minimum=1, maximum=900, default=30)
 MEMORY_MB = Bound(minimum=64, maximum=4096, default=256)

@@ -95,6 +95,11 @@ def evaluation_updates(evaluation_id: str) -> str:
     return f"{PREFIX}evaluation:{evaluation_id}:updates"
 
 
+def batch_updates(batch_id: str) -> str:
+    """Channel of a batch's evaluations' transitions; its results stream listens here."""
+    return f"{PREFIX}batch:{batch_id}:updates"
+
+
 def key_submissions(key_id: str, minute: int) -> str:
     """Submissions an API key made in one minute (epoch minutes), for its quota."""
     return f"{PREFIX}key:{key_id}:submissions:{minute}"

@@ -7,6 +7,13 @@ import httpx
 
 from crucible_shared import service_auth
 from crucible_shared.ids import is_canonical_id
+from crucible_shared.schemas.batches import (
+    BatchPage,
+    BatchProgress,
+    FinishedPage,
+    NewBatch,
+    StoredBatch,
+)
 from crucible_shared.schemas.commands import (
     Claim,
     ClaimCommand,
@@ -30,6 +37,9 @@ from crucible_shared.schemas.keys import StoredKey
 from crucible_shared.schemas.statistics import StatisticsReport
 from crucible_shared.schemas.storage import StorageInfo
 from crucible_shared.settings import StorageClientSettings
+
+# Time allowed for storing each evaluation of a batch, beyond one call's timeout.
+_SECONDS_PER_STORED_ITEM = 0.01
 
 
 class StorageError(Exception):
@@ -58,6 +68,7 @@ class BacklogFull(StorageError):
 
 class StorageClient:
     def __init__(self, settings: StorageClientSettings) -> None:
+        self._timeout = settings.storage_timeout_seconds
         self._http = httpx.Client(
             base_url=settings.storage_url,
             timeout=settings.storage_timeout_seconds,
@@ -131,6 +142,40 @@ class StorageClient:
     @staticmethod
     def _summary(response: httpx.Response) -> EvaluationSummary:
         return EvaluationSummary.model_validate_json(response.content)
+
+    def create_batch(self, new: NewBatch) -> StoredBatch:
+        """The batch and its evaluations, stored all or none."""
+        # Storing takes time in proportion to the batch: 10,000 take seconds.
+        timeout = self._timeout + len(new.submissions) * _SECONDS_PER_STORED_ITEM
+        response = self._request(
+            "POST", "/batches", json=new.model_dump(mode="json"), timeout=timeout
+        )
+        return StoredBatch.model_validate_json(response.content)
+
+    def get_batch(self, batch_id: str) -> BatchProgress:
+        response = self._request("GET", f"/batches/{_id(batch_id)}")
+        return BatchProgress.model_validate_json(response.content)
+
+    def list_batches(
+        self, *, owner: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> BatchPage:
+        params = {"owner": owner, "limit": limit, "cursor": cursor}
+        response = self._request(
+            "GET", "/batches", params={k: v for k, v in params.items() if v is not None}
+        )
+        return BatchPage.model_validate_json(response.content)
+
+    def finished_in_batch(
+        self, batch_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> FinishedPage:
+        """A page of the batch's finished evaluations, in the order they finished."""
+        params = {"cursor": cursor, "limit": limit}
+        response = self._request(
+            "GET",
+            f"/batches/{_id(batch_id)}/finished",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        return FinishedPage.model_validate_json(response.content)
 
     def list_evaluations(
         self,

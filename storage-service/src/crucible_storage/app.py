@@ -17,7 +17,7 @@ from crucible_shared.service_auth import ServiceTokenRequired
 from crucible_shared.settings import StorageSettings
 from crucible_storage.backlog import BacklogFull
 from crucible_storage.errors import Conflict, NotFound, RequestRejected
-from crucible_storage.routes import dead_letters, evaluations, health, keys
+from crucible_storage.routes import batches, dead_letters, evaluations, health, keys
 from crucible_storage.wiring import open_storage
 
 _STATUS_CODES: dict[type[Exception], int] = {
@@ -39,6 +39,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
     app = FastAPI(title="Crucible storage", lifespan=lifespan)
     app.add_middleware(ServiceTokenRequired, token=settings.service_token)
     app.include_router(evaluations.router)
+    app.include_router(batches.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
     app.include_router(keys.router)

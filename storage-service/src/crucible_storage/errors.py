@@ -3,7 +3,8 @@
     NotFound              404
     ├── EvaluationNotFound
     ├── DeadLetterNotFound
-    └── KeyNotFound
+    ├── KeyNotFound
+    └── BatchNotFound
     Conflict              409
     ├── TransitionRefused
     └── AlreadyRequeued
@@ -52,3 +53,8 @@ class AlreadyRequeued(Conflict):
 class KeyNotFound(NotFound):
     def __init__(self, what: str) -> None:
         super().__init__(f"API key {what} not found")
+
+
+class BatchNotFound(NotFound):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"batch {batch_id} not found")

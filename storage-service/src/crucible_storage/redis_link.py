@@ -70,6 +70,10 @@ class RedisLink:
                 pipeline.publish(
                     redis_keys.evaluation_updates(event.evaluation_id), event.model_dump_json()
                 )
+                if evaluation.batch_id is not None and evaluation.status.is_terminal:
+                    pipeline.publish(
+                        redis_keys.batch_updates(evaluation.batch_id), event.model_dump_json()
+                    )
                 pipeline.execute()
             except RedisError as exc:
                 self._failed(exc)

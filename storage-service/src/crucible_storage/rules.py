@@ -64,10 +64,13 @@ def code_sha256(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def new_evaluation(submission: OwnedSubmission, now: datetime) -> Evaluation:
+def new_evaluation(
+    submission: OwnedSubmission, now: datetime, batch_id: str | None = None
+) -> Evaluation:
     return Evaluation(
         **submission.model_dump(),
         id=new_id(),
+        batch_id=batch_id,
         status=EvaluationStatus.QUEUED,
         code_sha256=code_sha256(submission.code),
         created_at=now,

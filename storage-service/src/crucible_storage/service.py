@@ -9,7 +9,16 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from crucible_shared.ids import is_canonical_id
+from crucible_shared.ids import is_canonical_id, new_id
+from crucible_shared.schemas.batches import (
+    Batch,
+    BatchPage,
+    BatchProgress,
+    FinishedEvaluation,
+    FinishedPage,
+    NewBatch,
+    StoredBatch,
+)
 from crucible_shared.schemas.commands import (
     Claim,
     ClaimCommand,
@@ -32,7 +41,7 @@ from crucible_shared.schemas.execution import ExecutionRequest
 from crucible_shared.schemas.keys import StoredKey
 from crucible_shared.schemas.statistics import StatisticsReport
 from crucible_shared.schemas.storage import StorageInfo
-from crucible_storage import rules, statistics
+from crucible_storage import batches, rules, statistics
 from crucible_storage.backends.base import StorageBackend
 from crucible_storage.backlog import Backlog
 from crucible_storage.errors import EvaluationNotFound, NotFound
@@ -77,20 +86,30 @@ class Storage:
         now = _now()
         evaluations = [rules.new_evaluation(submission, now) for submission in submissions]
         owner = evaluations[0].owner if evaluations else None
-        if self._backlog is None or owner is None:
-            self.backend.insert(evaluations)
-        else:
-            backlog, key = self._backlog, owner
-            bound = max_queued or _UNBOUNDED
-            backlog.admit(key, len(evaluations), bound, lambda: self._active(key))
-            try:
-                self.backend.insert(evaluations)
-            except BaseException:
-                backlog.release(key, len(evaluations), finished=False)
-                raise
+        self._within_backlog(owner, max_queued, evaluations, self.backend.insert)
         for evaluation in evaluations:
             self._committed(evaluation, rules.first_event(evaluation))
         return evaluations
+
+    def _within_backlog(
+        self,
+        owner: str | None,
+        max_queued: int | None,
+        evaluations: list[Evaluation],
+        store: Callable[[list[Evaluation]], None],
+    ) -> None:
+        """Stores them, counted in their owner's backlog: refused (`BacklogFull`)
+        if they would not fit under `max_queued`, given back if storing fails."""
+        if self._backlog is None or owner is None:
+            store(evaluations)
+            return
+        backlog, key = self._backlog, owner
+        backlog.admit(key, len(evaluations), max_queued or _UNBOUNDED, lambda: self._active(key))
+        try:
+            store(evaluations)
+        except BaseException:
+            backlog.release(key, len(evaluations), finished=False)
+            raise
 
     def claim(self, evaluation_id: str, command: ClaimCommand) -> Claim:
         evaluation = self._command(
@@ -144,6 +163,51 @@ class Storage:
 
     def _active(self, owner: str) -> int:
         return self.backend.count(EvaluationFilter(owner=owner, active=True))
+
+    def create_batch(self, new: NewBatch) -> StoredBatch:
+        now = _now()
+        batch = Batch(
+            id=new_id(),
+            owner=new.owner,
+            label=new.label,
+            created_at=now,
+            total=len(new.submissions),
+        )
+        evaluations = [
+            rules.new_evaluation(submission, now, batch.id) for submission in new.submissions
+        ]
+        self._within_backlog(
+            new.owner,
+            new.max_queued,
+            evaluations,
+            lambda stored: self.backend.insert_batch(batch, stored),
+        )
+        for evaluation in evaluations:
+            self._committed(evaluation, rules.first_event(evaluation))
+        return StoredBatch(
+            batch=batch,
+            evaluations=[EvaluationSummary.model_validate(e.model_dump()) for e in evaluations],
+        )
+
+    def batch(self, batch_id: str) -> BatchProgress:
+        return batches.progress(self.backend.batch_counts(batch_id))
+
+    def batches(self, *, owner: str | None, limit: int, cursor: str | None) -> BatchPage:
+        page, next_cursor = self.backend.batches(owner=owner, limit=limit, cursor=cursor)
+        return BatchPage(items=[self.batch(batch.id) for batch in page], next_cursor=next_cursor)
+
+    def finished(self, batch_id: str, *, cursor: str | None, limit: int) -> FinishedPage:
+        after = batches.decode_cursor(cursor)
+        return FinishedPage(
+            items=[
+                FinishedEvaluation(
+                    **evaluation.model_dump(), cursor=batches.encode_cursor(sequence)
+                )
+                for sequence, evaluation in self.backend.finished(
+                    batch_id, after=after, limit=limit
+                )
+            ]
+        )
 
     def get(self, evaluation_id: str) -> Evaluation:
         if self._redis is not None and (cached := self._redis.cached(evaluation_id)):

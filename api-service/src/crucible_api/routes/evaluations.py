@@ -5,14 +5,16 @@ only (another's answers 404, as if it did not exist); viewers only read.
 """
 
 import logging
+import time
 from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from crucible_api.auth import BODY_RESPONSES, Reader, Submitter, owner_scope, require_visible
-from crucible_api.deps import PageSize, QueueDep, QuotasDep, StorageDep
+from crucible_api.deps import PageSize, QueueDep, QuotasDep, StorageDep, UpdatesDep
 from crucible_api.queueing import EvaluationQueue, QueueUnavailable
 from crucible_api.submission import submit_many, submit_one
 from crucible_shared import limits
@@ -46,6 +48,8 @@ _SUBMITTING: _Responses = {
     **_UNAVAILABLE,
 }
 Filter = Annotated[EvaluationFilter, Query()]
+# How long a `?wait=` trusts the live-update channel before reading anyway.
+_READ_ANYWAY_SECONDS = 5.0
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, responses=_SUBMITTING)
@@ -100,10 +104,39 @@ def list_evaluations(
 
 
 @router.get("/{evaluation_id}", responses=_NOT_FOUND)
-def read_evaluation(
-    evaluation_id: str, caller: Reader, storage: StorageDep, queue: QueueDep
+async def read_evaluation(
+    evaluation_id: str,
+    caller: Reader,
+    storage: StorageDep,
+    queue: QueueDep,
+    updates: UpdatesDep,
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=limits.MAX_WAIT_SECONDS,
+            description="Seconds to wait for a terminal status before answering "
+            f"(at most {limits.MAX_WAIT_SECONDS}): the answer comes as soon as it finishes.",
+        ),
+    ] = None,
 ) -> EvaluationPublic:
-    return public_evaluation(evaluation_id, caller, storage, queue)
+    if wait is None:
+        return await run_in_threadpool(public_evaluation, evaluation_id, caller, storage, queue)
+    deadline = time.monotonic() + wait
+    # Subscribed before the first read: a change committed in between is heard.
+    listener = await updates.listen(evaluation_id)
+    try:
+        while True:
+            evaluation = await run_in_threadpool(
+                public_evaluation, evaluation_id, caller, storage, queue
+            )
+            left = deadline - time.monotonic()
+            if evaluation.status.is_terminal or left <= 0:
+                return evaluation
+            # A message lost while Redis blinked costs at most a re-read's interval.
+            await listener.wait(min(left, _READ_ANYWAY_SECONDS))
+    finally:
+        await listener.close()
 
 
 def public_evaluation(
@@ -142,14 +175,19 @@ def cancel_evaluation(
             "only queued or running evaluations can be cancelled",
         )
     try:
-        cancelled = storage.update_evaluation(
-            evaluation_id,
-            EvaluationUpdate(
-                status=EvaluationStatus.CANCELLED, detail=f"cancelled by {caller.name}"
-            ),
-        )
+        return cancel(evaluation_id, caller, storage, queue)
     except TransitionRefused as exc:  # it finished while we looked
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+
+
+def cancel(
+    evaluation_id: str, caller: StoredKey, storage: StorageClient, queue: EvaluationQueue
+) -> Evaluation:
+    """Cancels an evaluation the caller may act on; `TransitionRefused` if it has finished."""
+    cancelled = storage.update_evaluation(
+        evaluation_id,
+        EvaluationUpdate(status=EvaluationStatus.CANCELLED, detail=f"cancelled by {caller.name}"),
+    )
     # Storage's word is final: a claim of it is refused from now on, and so is
     # any result. The queue is told so that dispatch skips it and an executor
     # running it kills its sandbox; should Redis be away, the lease the

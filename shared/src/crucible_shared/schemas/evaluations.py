@@ -12,6 +12,14 @@ from crucible_shared.schemas.fields import Bounded, within_bytes
 from crucible_shared.schemas.tests import CaseResult, Flag, Provenance, TestCases
 
 Language = Literal["python"]
+Label = Annotated[
+    str | None,
+    Field(
+        max_length=limits.MAX_LABEL_CHARS,
+        description=f"The caller's name for it (e.g. `HumanEval/17#3`), at most "
+        f"{limits.MAX_LABEL_CHARS} characters; returned with it.",
+    ),
+]
 
 
 class EvaluationCreate(BaseModel):
@@ -34,6 +42,7 @@ class EvaluationCreate(BaseModel):
         "only when every one passed.",
     )
     stop_on_first_failure: bool = False
+    label: Label = None
 
     @field_validator("code")
     @classmethod
@@ -80,6 +89,8 @@ class EvaluationSummary(BaseModel):
     duration_ms: int | None = None
     executor: str | None = None
     owner: str | None = Field(default=None, description="Id of the API key that submitted it.")
+    label: str | None = None
+    batch_id: str | None = Field(default=None, description="The batch it was submitted in.")
     code_sha256: str = Field(description="SHA-256 of the code's UTF-8 bytes, in hex.")
     stdout_bytes: int = Field(default=0, description="Size of the whole stdout kept, in bytes.")
     stderr_bytes: int = Field(default=0, description="Size of the whole stderr kept, in bytes.")
@@ -155,6 +166,9 @@ class EvaluationFilter(BaseModel):
     )
     active: bool | None = Field(
         default=None, description="true: queued or running; false: finished."
+    )
+    batch_id: str | None = Field(
+        default=None, pattern=f"^{ID_PATTERN}$", description="Id of the batch it belongs to."
     )
 
     @field_validator("since", "until", "queued_since", "queued_until", mode="before")
@@ -266,6 +280,7 @@ class BatchItem(BaseModel):
 
     index: int = Field(description="Its place in the batch, from 0.")
     id: str | None = None
+    label: str | None = None
     errors: list[str] = Field(default_factory=list)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from crucible_shared.schemas.batches import Batch
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -17,6 +18,7 @@ from crucible_shared.schemas.evaluations import (
 )
 from crucible_shared.schemas.events import EvaluationEvent
 from crucible_shared.schemas.keys import StoredKey
+from crucible_storage.batches import BatchCounts
 from crucible_storage.rules import Change
 from crucible_storage.statistics import Tally, Timing
 
@@ -36,6 +38,30 @@ class StorageBackend(Protocol):
 
     def insert(self, evaluations: list[Evaluation]) -> None:
         """Stores new evaluations, each with its first event, all or none."""
+        ...
+
+    def insert_batch(self, batch: Batch, evaluations: list[Evaluation]) -> None:
+        """Stores a batch with its evaluations, all or none."""
+        ...
+
+    def batch_counts(self, batch_id: str) -> BatchCounts:
+        """Its evaluations counted by status and outcome; `BatchNotFound` for an unknown id."""
+        ...
+
+    def batches(
+        self, *, owner: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Batch], str | None]:
+        """Newest first, with the cursor of the next page if there is one."""
+        ...
+
+    def finished(self, batch_id: str, *, after: int, limit: int) -> list[tuple[int, Evaluation]]:
+        """Up to `limit` of the batch's finished evaluations, in the order they
+        finished, after the `after`-th, each with its place in that order.
+
+        `modify` numbers an evaluation of a batch when it first reaches a
+        terminal status, under a lock that makes the numbers commit in order:
+        once the n-th is visible, so is every one before it.
+        """
         ...
 
     def get(self, evaluation_id: str) -> Evaluation:

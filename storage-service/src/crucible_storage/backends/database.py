@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from crucible_shared.schemas.batches import Batch
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -15,6 +16,7 @@ from crucible_shared.schemas.evaluations import (
 )
 from crucible_shared.schemas.events import EvaluationEvent
 from crucible_shared.schemas.keys import StoredKey
+from crucible_storage.batches import BatchCounts
 from crucible_storage.db import repository
 from crucible_storage.db.engine import for_writing
 from crucible_storage.rules import Change
@@ -38,6 +40,24 @@ class DatabaseBackend:
     def insert(self, evaluations: list[Evaluation]) -> None:
         with self._writing.begin() as session:
             repository.insert(session=session, evaluations=evaluations)
+
+    def insert_batch(self, batch: Batch, evaluations: list[Evaluation]) -> None:
+        with self._writing.begin() as session:
+            repository.insert_batch(session=session, batch=batch, evaluations=evaluations)
+
+    def batch_counts(self, batch_id: str) -> BatchCounts:
+        with self._reading.begin() as session:
+            return repository.batch_counts(session=session, batch_id=batch_id)
+
+    def batches(
+        self, *, owner: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Batch], str | None]:
+        with self._reading.begin() as session:
+            return repository.list_batches(session=session, owner=owner, limit=limit, cursor=cursor)
+
+    def finished(self, batch_id: str, *, after: int, limit: int) -> list[tuple[int, Evaluation]]:
+        with self._reading.begin() as session:
+            return repository.finished(session=session, batch_id=batch_id, after=after, limit=limit)
 
     def get(self, evaluation_id: str) -> Evaluation:
         with self._reading.begin() as session:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from crucible_shared.ids import is_canonical_id
 from crucible_shared.lifecycle import EvaluationStatus, Outcome, Priority
+from crucible_shared.schemas.batches import Batch
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -32,8 +33,10 @@ from crucible_shared.schemas.evaluations import (
 from crucible_shared.schemas.events import EvaluationEvent
 from crucible_shared.schemas.keys import StoredKey
 from crucible_storage import rules
+from crucible_storage.batches import BatchCounts
 from crucible_storage.errors import (
     AlreadyRequeued,
+    BatchNotFound,
     DeadLetterNotFound,
     EvaluationNotFound,
     KeyNotFound,
@@ -45,6 +48,7 @@ from crucible_storage.statistics import Tally, Timing
 
 _PREFIX = "evaluations/"
 _KEYS = "keys/"
+_BATCHES = "batches/"
 _SUMMARY_FIELDS = set(EvaluationSummary.model_fields)
 # A count whose filter leaves all of these unset is answered from the tallies.
 _UNTALLIED_FIELDS = set(EvaluationFilter.model_fields) - {
@@ -61,10 +65,16 @@ class _Document(BaseModel):
     evaluation: Evaluation
     events: list[EvaluationEvent]
     dead_letter: DeadLetter | None = None
+    # Its place among its batch's evaluations in the order they finished.
+    finish_sequence: int | None = None
 
 
 def _key(evaluation_id: str) -> str:
     return f"{_PREFIX}{evaluation_id}.json"
+
+
+def _batch_key(batch_id: str) -> str:
+    return f"{_BATCHES}{batch_id}.json"
 
 
 class DocumentBackend:
@@ -81,6 +91,13 @@ class DocumentBackend:
         self._tallies: Counter[_TallyKey] = Counter()  # of those not deleted
         self._deleted = 0
         self._finished: list[tuple[datetime, str]] = []  # ascending, not deleted
+        self._batches: dict[str, Batch] = {}
+        self._members: dict[str, set[str]] = {}
+        # Per batch, finish sequence -> evaluation id. A purged evaluation
+        # keeps its place, so that a later finish is never given its number.
+        self._finish_order: dict[str, dict[int, str]] = {}
+        for key in objects.keys(_BATCHES):
+            self._add_batch(Batch.model_validate_json(objects.get(key)))
         for key in objects.keys(_PREFIX):
             self._index(_Document.model_validate_json(objects.get(key)))
         self._keys: dict[str, StoredKey] = {}
@@ -110,6 +127,66 @@ class DocumentBackend:
                         self._forget(evaluation_id)
                 raise
 
+    def insert_batch(self, batch: Batch, evaluations: list[Evaluation]) -> None:
+        with self._lock:
+            self._objects.put(_batch_key(batch.id), batch.model_dump_json().encode())
+            try:
+                self.insert(evaluations)
+            except BaseException:
+                with suppress(Exception):
+                    self._objects.delete(_batch_key(batch.id))
+                raise
+            self._add_batch(batch)
+
+    def batch_counts(self, batch_id: str) -> BatchCounts:
+        with self._lock:
+            batch = self._batch(batch_id)
+            members = [self._summaries[member] for member in self._members[batch_id]]
+        counts = Counter((summary.status, summary.outcome) for summary in members)
+        starts = [s.started_at for s in members if s.started_at is not None]
+        finishes = [s.finished_at for s in members if s.finished_at is not None]
+        return BatchCounts(
+            batch=batch,
+            counts=[(status, outcome, number) for (status, outcome), number in counts.items()],
+            started_at=min(starts, default=None),
+            finished_at=max(finishes, default=None),
+        )
+
+    def batches(
+        self, *, owner: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Batch], str | None]:
+        after = Cursor.decode(cursor) if cursor is not None else None
+        with self._lock:
+            matching = [
+                batch
+                for batch in self._batches.values()
+                if (owner is None or batch.owner == owner)
+                and (
+                    after is None
+                    or (batch.created_at, batch.id) < (after.created_at, after.evaluation_id)
+                )
+            ]
+        matching.sort(key=lambda batch: (batch.created_at, batch.id), reverse=True)
+        page = matching[:limit]
+        more = len(matching) > limit
+        return page, Cursor(page[-1].created_at, page[-1].id).encode() if more else None
+
+    def finished(self, batch_id: str, *, after: int, limit: int) -> list[tuple[int, Evaluation]]:
+        with self._lock:
+            self._batch(batch_id)
+            order = self._finish_order[batch_id]
+            ids: list[tuple[int, str]] = []
+            sequence = after + 1
+            while sequence in order and len(ids) < limit:
+                if order[sequence] in self._summaries:
+                    ids.append((sequence, order[sequence]))
+                sequence += 1
+        found: list[tuple[int, Evaluation]] = []
+        for sequence, evaluation_id in ids:
+            with suppress(EvaluationNotFound):  # purged meanwhile
+                found.append((sequence, self._load(evaluation_id).evaluation))
+        return found
+
     def get(self, evaluation_id: str) -> Evaluation:
         return self._load(evaluation_id).evaluation
 
@@ -120,11 +197,20 @@ class DocumentBackend:
             document = self._load(evaluation_id)
             change = decide(document.evaluation)
             event = change.event(len(document.events) + 1)
+            batch_id = change.evaluation.batch_id
+            finish_sequence = document.finish_sequence
+            if (
+                batch_id is not None
+                and finish_sequence is None
+                and change.evaluation.status.is_terminal
+            ):
+                finish_sequence = len(self._finish_order.setdefault(batch_id, {})) + 1
             self._store(
                 _Document(
                     evaluation=change.evaluation,
                     events=[*document.events, event],
                     dead_letter=change.dead_letter or document.dead_letter,
+                    finish_sequence=finish_sequence,
                 )
             )
             return change.evaluation, event
@@ -249,6 +335,17 @@ class DocumentBackend:
         self._objects.put(f"{_KEYS}{key.id}.json", key.model_dump_json().encode())
         self._keys[key.id] = key
 
+    def _add_batch(self, batch: Batch) -> None:
+        self._batches[batch.id] = batch
+        self._members.setdefault(batch.id, set())
+        self._finish_order.setdefault(batch.id, {})
+
+    def _batch(self, batch_id: str) -> Batch:
+        batch = self._batches.get(batch_id)
+        if batch is None:
+            raise BatchNotFound(batch_id)
+        return batch
+
     def _load(self, evaluation_id: str) -> _Document:
         if not is_canonical_id(evaluation_id):
             raise EvaluationNotFound(evaluation_id)
@@ -273,6 +370,11 @@ class DocumentBackend:
         self._count(summary)
         if document.dead_letter is not None:
             self._dead_letters[document.dead_letter.id] = document.dead_letter
+        if evaluation.batch_id is not None:
+            self._members.setdefault(evaluation.batch_id, set()).add(evaluation.id)
+            if document.finish_sequence is not None:
+                order = self._finish_order.setdefault(evaluation.batch_id, {})
+                order[document.finish_sequence] = evaluation.id
 
     def _count(self, summary: EvaluationSummary) -> None:
         if summary.deleted_at is not None:
@@ -296,6 +398,8 @@ class DocumentBackend:
     def _forget(self, evaluation_id: str) -> None:
         summary = self._summaries.pop(evaluation_id)
         self._uncount(summary)
+        if summary.batch_id is not None:
+            self._members[summary.batch_id].discard(evaluation_id)
         self._order.pop(bisect_left(self._order, (summary.created_at, summary.id)))
         for letter in list(self._dead_letters.values()):
             if letter.evaluation_id == evaluation_id:
@@ -336,7 +440,17 @@ def _admits_tally(
 
 
 def _admits(where: EvaluationFilter, summary: EvaluationSummary) -> bool:
-    for field in ("status", "outcome", "priority", "language", "image", "code_sha256", "owner"):
+    fields = (
+        "status",
+        "outcome",
+        "priority",
+        "language",
+        "image",
+        "code_sha256",
+        "owner",
+        "batch_id",
+    )
+    for field in fields:
         wanted = getattr(where, field)
         if wanted is not None and getattr(summary, field) != wanted:
             return False

@@ -48,6 +48,9 @@ class EvaluationRow(Base):
         Index("ix_evaluations_finished_at", "finished_at"),
         # The reaper looks at what was queued lately.
         Index("ix_evaluations_status_queued_at", "status", "queued_at"),
+        # A batch's counts, and its results in the order they finished.
+        Index("ix_evaluations_batch_id_status", "batch_id", "status"),
+        Index("ix_evaluations_batch_id_finish_sequence", "batch_id", "finish_sequence"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -71,6 +74,11 @@ class EvaluationRow(Base):
     duration_ms: Mapped[int | None]
     executor: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(36), index=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
+    # Its place among its batch's evaluations in the order they finished:
+    # taken under the batch's row lock, so in commit order too.
+    finish_sequence: Mapped[int | None]
     code_sha256: Mapped[str] = mapped_column(String(64), index=True)
     stdout_bytes: Mapped[int] = mapped_column(default=0)
     stderr_bytes: Mapped[int] = mapped_column(default=0)
@@ -90,6 +98,20 @@ class EvaluationRow(Base):
     test_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class BatchRow(Base):
+    __tablename__ = "batches"
+    # Lists page newest first by (created_at, id).
+    __table_args__ = (Index("ix_batches_created_at_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(36), index=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    total: Mapped[int]
+    # Its evaluations that have finished so far: the last finish_sequence given.
+    finished: Mapped[int] = mapped_column(default=0)
 
 
 class EventRow(Base):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from crucible_shared.ids import is_canonical_id
 from crucible_shared.lifecycle import TERMINAL_STATUSES
+from crucible_shared.schemas.batches import Batch
 from crucible_shared.schemas.evaluations import (
     DeadLetter,
     Evaluation,
@@ -33,10 +34,12 @@ from crucible_shared.schemas.evaluations import (
 from crucible_shared.schemas.events import EvaluationEvent
 from crucible_shared.schemas.keys import StoredKey
 from crucible_storage import rules
+from crucible_storage.batches import BatchCounts
 from crucible_storage.db.functions import byte_position
-from crucible_storage.db.models import ApiKeyRow, DeadLetterRow, EvaluationRow, EventRow
+from crucible_storage.db.models import ApiKeyRow, BatchRow, DeadLetterRow, EvaluationRow, EventRow
 from crucible_storage.errors import (
     AlreadyRequeued,
+    BatchNotFound,
     DeadLetterNotFound,
     EvaluationNotFound,
     KeyNotFound,
@@ -66,6 +69,67 @@ def insert(*, session: Session, evaluations: list[Evaluation]) -> None:
     session.flush()
 
 
+def insert_batch(*, session: Session, batch: Batch, evaluations: list[Evaluation]) -> None:
+    session.add(BatchRow(**batch.model_dump(), finished=0))
+    session.flush()  # before the evaluations that refer to it
+    insert(session=session, evaluations=evaluations)
+
+
+def batch_counts(*, session: Session, batch_id: str) -> BatchCounts:
+    batch = _batch(session, batch_id)
+    rows = session.execute(
+        select(
+            EvaluationRow.status,
+            EvaluationRow.outcome,
+            func.count(),
+            func.min(EvaluationRow.started_at),
+            func.max(EvaluationRow.finished_at),
+        )
+        .where(EvaluationRow.batch_id == batch_id)
+        .group_by(EvaluationRow.status, EvaluationRow.outcome)
+    ).all()
+    starts = [started for *_, started, _ in rows if started is not None]
+    finishes = [finished for *_, finished in rows if finished is not None]
+    return BatchCounts(
+        batch=batch,
+        counts=[(status, outcome, number) for status, outcome, number, _, _ in rows],
+        started_at=min(starts, default=None),
+        finished_at=max(finishes, default=None),
+    )
+
+
+def list_batches(
+    *, session: Session, owner: str | None, limit: int, cursor: str | None
+) -> tuple[list[Batch], str | None]:
+    query = select(BatchRow)
+    if owner is not None:
+        query = query.where(BatchRow.owner == owner)
+    if cursor is not None:
+        after = Cursor.decode(cursor)
+        query = query.where(
+            tuple_(BatchRow.created_at, BatchRow.id) < tuple_(after.created_at, after.evaluation_id)
+        )
+    rows = session.scalars(
+        query.order_by(BatchRow.created_at.desc(), BatchRow.id.desc()).limit(limit + 1)
+    ).all()
+    page = [Batch.model_validate(row, from_attributes=True) for row in rows[:limit]]
+    more = len(rows) > limit
+    return page, Cursor(page[-1].created_at, page[-1].id).encode() if more else None
+
+
+def finished(
+    *, session: Session, batch_id: str, after: int, limit: int
+) -> list[tuple[int, Evaluation]]:
+    _batch(session, batch_id)
+    rows = session.scalars(
+        select(EvaluationRow)
+        .where(EvaluationRow.batch_id == batch_id, EvaluationRow.finish_sequence > after)
+        .order_by(EvaluationRow.finish_sequence)
+        .limit(limit)
+    )
+    return [(row.finish_sequence or 0, _as_evaluation(row)) for row in rows]
+
+
 def get(*, session: Session, evaluation_id: str) -> Evaluation:
     return _as_evaluation(_row(session, evaluation_id, lock=False))
 
@@ -79,6 +143,13 @@ def modify(
     change = decide(_as_evaluation(row))
     for field, value in change.evaluation.model_dump().items():
         setattr(row, field, value)
+    if row.batch_id is not None and row.finish_sequence is None and row.status.is_terminal:
+        # The batch's row stays locked until this commits: the finishes of
+        # one batch commit in the order of their sequence numbers.
+        batch = session.get(BatchRow, row.batch_id, with_for_update=True)
+        assert batch is not None  # a foreign key
+        batch.finished += 1
+        row.finish_sequence = batch.finished
     last = select(func.max(EventRow.sequence)).where(EventRow.evaluation_id == evaluation_id)
     event = change.event((session.scalar(last) or 0) + 1)
     session.add(EventRow(**event.model_dump()))
@@ -249,6 +320,13 @@ def _row(session: Session, evaluation_id: str, *, lock: bool) -> EvaluationRow:
     return row
 
 
+def _batch(session: Session, batch_id: str) -> Batch:
+    row = session.get(BatchRow, batch_id) if is_canonical_id(batch_id) else None
+    if row is None:
+        raise BatchNotFound(batch_id)
+    return Batch.model_validate(row, from_attributes=True)
+
+
 def _as_evaluation(row: EvaluationRow) -> Evaluation:
     return Evaluation.model_validate(row, from_attributes=True)
 
@@ -263,6 +341,7 @@ def _filtered(query: _Query, where: EvaluationFilter) -> _Query:
         "image": EvaluationRow.image,
         "code_sha256": EvaluationRow.code_sha256,
         "owner": EvaluationRow.owner,
+        "batch_id": EvaluationRow.batch_id,
     }
     for field, column in columns.items():
         value = getattr(where, field)
