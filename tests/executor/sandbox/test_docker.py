@@ -404,8 +404,8 @@ def test_the_program_runs_as_the_uid_it_is_given(docker_only: DockerBackend) -> 
         return [first.stdout, second.stdout]
 
     assert asyncio.run(as_two_uids()) == ["61001 61001 61001\n", "61002 61002 61002\n"]
-    # A run whose caller names no uid keeps the old one.
-    assert run_program(docker_only, code).stdout == "65534 65534 65534\n"
+    # The executor's slot uid, as every run of the suite has it.
+    assert run_program(docker_only, code).stdout == f"{SLOT_UID} {SLOT_UID} {SLOT_UID}\n"
 
 
 _SYSTEM_CALLS = """
