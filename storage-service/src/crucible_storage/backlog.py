@@ -23,8 +23,9 @@ _log = logging.getLogger(__name__)
 _TIMEOUT_SECONDS = 0.25
 _WINDOW_SECONDS = 10
 _PACE_WINDOWS = 6
-# When nothing has finished lately there is no pace to go by.
-_UNKNOWN_PACE_RETRY_SECONDS = 60
+# When nothing has finished lately there is no pace to go by: a look again
+# soon costs little.
+_UNKNOWN_PACE_RETRY_SECONDS = 5
 # A counter that is missing stays missing: set from the database at its next
 # admission, rather than started below zero.
 _RELEASE = """
