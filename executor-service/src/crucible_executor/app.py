@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from crucible_executor.capacity import Capacity
+from crucible_executor.capacity import Capacity, UidBlock
 from crucible_executor.pool_membership import pool_membership
 from crucible_executor.routes import execute, health, metrics
 from crucible_executor.runs import RunningEvaluations
@@ -32,10 +32,14 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
         with open_backend(settings) as backend:
             app.state.settings = settings
             app.state.backend = backend
-            app.state.capacity = Capacity(settings.executor_capacity)
+            uids = UidBlock(settings.sandbox_uid_base)
+            app.state.capacity = Capacity(settings.executor_capacity, uids.first_uid)
             app.state.runs = runs
-            async with pool_membership(settings, runs, redis, cgroup=backend.cgroup):
-                yield
+            try:
+                async with pool_membership(settings, runs, redis, cgroup=backend.cgroup):
+                    yield
+            finally:
+                uids.close()
         redis.close()
 
     app = FastAPI(title="Crucible executor", lifespan=lifespan)

@@ -161,7 +161,7 @@ class ExecutorSettings(PoolSettings, ServiceTokenSettings):
         "through the Docker Engine API at `DOCKER_HOST`: Docker or Podman).",
     )
     executor_capacity: int = Field(
-        default=2, ge=1, description="Evaluations run at once; one more gets 503."
+        default=2, ge=1, le=1000, description="Evaluations run at once; one more gets 503."
     )
     sandbox_python: Path = Field(
         default=Path("/usr/bin/python3"),
@@ -187,8 +187,8 @@ class ExecutorSettings(PoolSettings, ServiceTokenSettings):
         # Far above login users and the subordinate ranges (/etc/subuid) tools allocate.
         default=1_500_000_000,
         ge=1000,
-        le=2**31 - 1 - 1024,
-        description="Sandboxes run as uid (and gid) base + slot, one per slot of this executor: "
-        "no two concurrent runs share a uid's host-wide budgets. The range must belong to no "
-        "user of the host, nor to another executor on it.",
+        le=2**31 - 1 - 1000 * 1000,
+        description="Sandboxes run as uid (and gid) base + 1000 × block + slot: each executor "
+        "of a host holds a block of its own (a lock in /run/crucible/uid-blocks), so no two "
+        "concurrent runs share a uid's host-wide budgets. The range must belong to no user.",
     )

@@ -42,7 +42,7 @@ async def execute(
         backend,
         request,
         executor_id=settings.executor_id,
-        uid=settings.sandbox_uid_base + slot,
+        uid=capacity.uid(slot),
         release=release,
     )
     runs.add(request.evaluation_id, execution, request.lease_token)
