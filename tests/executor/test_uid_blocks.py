@@ -14,5 +14,7 @@ def test_two_executors_on_one_host_never_share_a_uid(tmp_path: Path) -> None:
 
     # A block given back (its executor gone, as a crash would) is taken again.
     first.close()
-    assert UidBlock(1_000_000, tmp_path).first_uid == 1_000_000
+    again = UidBlock(1_000_000, tmp_path)
+    assert again.first_uid == 1_000_000
+    again.close()
     second.close()
