@@ -170,6 +170,7 @@ def test_what_keeps_failing_is_dead_lettered_and_can_be_requeued(tmp_path: Path)
                     executor_id="ghost",
                     url=f"http://127.0.0.1:{free_port()}",
                     backend="process",
+                    cgroup="none",
                     capacity=1,
                     ttl_seconds=5,
                 )
