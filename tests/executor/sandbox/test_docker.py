@@ -555,36 +555,3 @@ def test_warm_containers_are_as_many_as_the_slots_and_gone_with_the_backend(
     finally:
         backend.close()
     assert _labelled(engine, settings.executor_id) == []
-
-
-def test_a_warm_container_saves_the_start(docker_only: DockerBackend) -> None:
-    """Not a limit, a measurement: printed with -s, failing only if warm is slower."""
-
-    async def timed() -> tuple[list[float], list[float]]:
-        cold, warm = [], []
-        for _ in range(3):
-            # Another loop's warm container is still warm: so, a cold one on purpose.
-            started = time.monotonic()
-            idle = await asyncio.to_thread(docker_only._prepare, docker_only._profile(_HI))
-            await docker_only._run_in(idle, _HI, _nothing)
-            cold.append(time.monotonic() - started)
-            await _when_warm(docker_only)
-            started = time.monotonic()
-            await docker_only.run(_HI, _nothing)
-            warm.append(time.monotonic() - started)
-        return sorted(cold), sorted(warm)
-
-    asyncio.run(docker_only.run(_HI, _nothing))
-    cold, warm = asyncio.run(timed())
-    print(
-        f"docker backend, print('hi'), medians of 5: cold {cold[2] * 1000:.0f} ms, "
-        f"warm {warm[2] * 1000:.0f} ms"
-    )
-    assert warm[2] < cold[2]
-
-
-_HI = ExecutionRequest(evaluation_id="test", code="print('hi')")
-
-
-async def _nothing() -> None:
-    pass
