@@ -153,7 +153,7 @@ def _cases_within_their_submission(body: object) -> bool:
         return True
     allowed = body.get("timeout_seconds", limits.TIMEOUT_SECONDS.default)
     return all(
-        not isinstance(case, dict) or case.get("timeout_seconds", 0) <= allowed
+        not isinstance(case, dict) or (case.get("timeout_seconds") or 0) <= allowed
         for case in body["tests"]
     )
 
