@@ -28,7 +28,11 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = bounded_redis(settings.pool_redis_url)
-        runs = RunningEvaluations(ExecutorPool(redis, settings.lease_ttl_seconds))
+        # A lease renewed at a beat is sure to hold for its TTL less a beat's interval.
+        beat = min(settings.executor_heartbeat_ttl_seconds, settings.lease_ttl_seconds) / 3
+        runs = RunningEvaluations(
+            ExecutorPool(redis, settings.lease_ttl_seconds), settings.lease_ttl_seconds - beat
+        )
         with open_backend(settings) as backend:
             app.state.settings = settings
             app.state.backend = backend

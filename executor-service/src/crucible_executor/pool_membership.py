@@ -37,6 +37,7 @@ async def pool_membership(
     """While inside, workers can find this executor; a pool Redis that is away only delays that."""
     tasks = [
         asyncio.create_task(_beat(redis, settings, runs, cgroup)),
+        asyncio.create_task(_watch_leases(settings, runs)),
         asyncio.create_task(_listen_for_cancellations(settings, runs)),
     ]
     try:
@@ -57,8 +58,8 @@ async def _beat(
     pool = ExecutorPool(redis, settings.lease_ttl_seconds)
     ready = ReadyQueue(redis)
     interval = min(settings.executor_heartbeat_ttl_seconds, settings.lease_ttl_seconds) / 3
-    last_beat = time.monotonic()
     while True:
+        sent_at = time.monotonic()
         try:
             await asyncio.to_thread(
                 register_executor,
@@ -72,7 +73,7 @@ async def _beat(
             )
             leases = runs.leases()
             lost, cancelled = await asyncio.to_thread(_look_up, pool, ready, leases, runs.ids())
-            last_beat = time.monotonic()
+            runs.renewed([i for i in leases if i not in lost], sent_at)
             for evaluation_id in lost:
                 logger.warning("evaluation %s lost its lease; sandbox killed", evaluation_id)
                 runs.abort(evaluation_id, "its lease was lost: its slot may serve another run")
@@ -81,10 +82,19 @@ async def _beat(
                     logger.info("evaluation %s was cancelled; sandbox killed", evaluation_id)
         except RedisError as exc:
             logger.warning("pool Redis unavailable, not registered: %s", exc)
-            if time.monotonic() - last_beat > settings.lease_ttl_seconds - interval:
-                # Their leases expire before the next beat could renew them.
-                for evaluation_id in runs.ids():
-                    runs.abort(evaluation_id, "the pool Redis is unreachable: its lease lapsed")
+        await asyncio.sleep(interval)
+
+
+async def _watch_leases(settings: ExecutorSettings, runs: RunningEvaluations) -> None:
+    """Kills a run before its lease can lapse unrenewed (a Redis away, a host cut
+    off), however long a renewal call hangs: by then the platform may run it elsewhere."""
+    interval = min(settings.executor_heartbeat_ttl_seconds, settings.lease_ttl_seconds) / 6
+    while True:
+        for evaluation_id in runs.unsecured():
+            logger.warning(
+                "evaluation %s: its lease could not be renewed; sandbox killed", evaluation_id
+            )
+            runs.abort(evaluation_id, "its lease could not be renewed in time")
         await asyncio.sleep(interval)
 
 

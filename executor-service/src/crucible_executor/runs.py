@@ -7,6 +7,7 @@ is gone. A lease it cannot renew ends the run.
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from crucible_executor.execution import Execution
@@ -19,16 +20,33 @@ logger = logging.getLogger(__name__)
 class _Run:
     execution: Execution
     lease_token: str | None
+    # Until when (monotonic) the lease is sure to be held: past it, the run is
+    # killed, so that it never outlives a lease the platform may have given away.
+    secured_until: float
 
 
 class RunningEvaluations:
-    def __init__(self, pool: ExecutorPool | None = None) -> None:
+    def __init__(self, pool: ExecutorPool | None = None, secure_seconds: float = 0.0) -> None:
         self._runs: dict[str, _Run] = {}
         self._pool = pool
+        self._secure_seconds = secure_seconds
         self._releases: set[asyncio.Task[None]] = set()
 
     def add(self, evaluation_id: str, execution: Execution, lease_token: str | None) -> None:
-        self._runs[evaluation_id] = _Run(execution, lease_token)
+        secured = time.monotonic() + self._secure_seconds
+        self._runs[evaluation_id] = _Run(execution, lease_token, secured)
+
+    def renewed(self, evaluation_ids: list[str], sent_at: float) -> None:
+        """Their leases were renewed by a call sent at `sent_at` (monotonic)."""
+        for evaluation_id in evaluation_ids:
+            run = self._runs.get(evaluation_id)
+            if run is not None:
+                run.secured_until = max(run.secured_until, sent_at + self._secure_seconds)
+
+    def unsecured(self) -> list[str]:
+        """The runs holding a lease that may have lapsed by now."""
+        now = time.monotonic()
+        return [i for i, run in self._runs.items() if run.lease_token and run.secured_until <= now]
 
     def discard(self, evaluation_id: str) -> None:
         """The sandbox is gone: its slot goes back to the pool."""
