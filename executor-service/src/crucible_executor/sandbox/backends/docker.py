@@ -99,8 +99,6 @@ from crucible_shared.settings import ExecutorSettings
 logger = logging.getLogger(__name__)
 
 EXECUTOR_LABEL = "crucible.executor"
-# The uid of a run whose caller names none.
-SANDBOX_UID = 65534
 WARM_PREFIX = "crucible-warm-"
 RUN_PREFIX = "crucible-run-"
 # Old enough for Podman 4's compatibility API and every Docker in support.
@@ -369,7 +367,11 @@ class DockerBackend:
             probe = ExecutionRequest(evaluation_id="ready-check", code="pass", timeout_seconds=10)
             async with asyncio.timeout(_CHECK_SECONDS):
                 # Cold: a probe must not take a slot's warm container, nor keep one.
-                idle = await _claim(self._threads.submit(self._prepare, self._profile(probe)))
+                idle = await _claim(
+                    self._threads.submit(
+                        self._prepare, self._profile(probe, self._settings.sandbox_uid_base)
+                    )
+                )
                 return await self._run_in(idle, probe, started)
 
         try:
@@ -383,7 +385,7 @@ class DockerBackend:
     cgroup = "engine"
 
     async def run(
-        self, request: ExecutionRequest, on_started: OnStarted, *, uid: int = SANDBOX_UID
+        self, request: ExecutionRequest, on_started: OnStarted, *, uid: int
     ) -> ExecutionResult:
         profile = self._profile(request, uid)
         warm = self._take_warm(profile)
@@ -408,7 +410,7 @@ class DockerBackend:
             if future.done() and not future.cancelled() and future.exception() is None
         )
 
-    def _profile(self, request: ExecutionRequest, uid: int = SANDBOX_UID) -> _Profile:
+    def _profile(self, request: ExecutionRequest, uid: int) -> _Profile:
         return _Profile(request.image, request.memory_mb, uid)
 
     def _take_warm(self, profile: _Profile) -> "concurrent.futures.Future[_Idle] | None":
