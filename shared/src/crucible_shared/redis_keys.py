@@ -110,6 +110,21 @@ def key_active(key_id: str) -> str:
     return f"{PREFIX}key:{key_id}:active"
 
 
+def key_admitting(key_id: str) -> str:
+    """Sorted set of an API key's admissions counted but not yet stored, by expiry."""
+    return f"{PREFIX}key:{key_id}:admitting"
+
+
+def key_recounting(key_id: str) -> str:
+    """Sorted set of recounts of an API key's backlog under way, by expiry."""
+    return f"{PREFIX}key:{key_id}:recounting"
+
+
+def key_ledger(key_id: str) -> str:
+    """Hash of an API key's backlog bookkeeping: `admitted` (ever), `epoch` (of recounts)."""
+    return f"{PREFIX}key:{key_id}:ledger"
+
+
 def finished_in(window: int) -> str:
     """Evaluations finished in one 10-second window (epoch seconds // 10)."""
     return f"{PREFIX}metrics:finished:{window}"

@@ -1,19 +1,26 @@
 """Each key's backlog (evaluations accepted, not yet finished), bounded by its `max_queued`.
 
-Counted in Redis, atomically (`admit_backlog.lua`), so that one key's
+Counted in Redis, atomically (`backlog_admit.lua`), so that one key's
 concurrent submissions neither serialize nor slip past the bound together.
-The database stays the truth: a counter that is missing (a new Redis) is set
-from it, and so is one about to refuse, so a counter that drifted (a crash
-between a commit and its count) never refuses what the database would admit.
+The database stays the truth: a counter that is missing (a new Redis) is
+recounted from it, and so is one about to refuse, so a counter that drifted
+high (a crash between a commit and its count) never refuses what the
+database would admit. A recount must not count low: the database cannot see
+admissions still being stored, so each admission is noted until it is
+stored (`backlog_settle.lua`), and a finish committed before a recount is
+not taken off after it (`backlog_epoch.lua`, `backlog_release.lua`).
 Without Redis the bound is checked against the database alone.
 """
 
 import logging
 import math
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from crucible_shared import redis_keys
@@ -26,15 +33,11 @@ _PACE_WINDOWS = 6
 # When nothing has finished lately there is no pace to go by: a look again
 # soon costs little.
 _UNKNOWN_PACE_RETRY_SECONDS = 5
-# A counter that is missing stays missing: set from the database at its next
-# admission, rather than started below zero.
-_RELEASE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECRBY', KEYS[1], ARGV[1]) end
-if ARGV[3] == '1' then
-  redis.call('INCRBY', KEYS[2], ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-end
-"""
+# Longer than any store or database count takes (a request's own timeout is
+# shorter): after it, a note of a storer or recounter that died is dropped.
+_NOTE_TTL_SECONDS = 300
+# What a finish carries when its epoch could not be read: not taken off.
+NO_EPOCH = -1
 
 
 class BacklogFull(Exception):
@@ -48,45 +51,98 @@ class Backlog:
         self._redis = bounded_redis(
             redis_url, timeout=_TIMEOUT_SECONDS, connect_timeout=_TIMEOUT_SECONDS
         )
-        self._admit = self._redis.register_script(
-            (files("crucible_storage") / "admit_backlog.lua").read_text()
+        self._admit, self._settle, self._begin, self._end, self._epoch, self._release = (
+            self._script(name)
+            for name in ("admit", "settle", "recount_begin", "recount_end", "epoch", "release")
         )
-        self._release = self._redis.register_script(_RELEASE)
+
+    def _script(self, name: str) -> Script:
+        return self._redis.register_script(
+            (files("crucible_storage") / f"backlog_{name}.lua").read_text()
+        )
 
     def close(self) -> None:
         self._redis.close()
 
-    def admit(self, owner: str, count: int, bound: int, active: Callable[[], int]) -> None:
-        """Counts `count` more for `owner`, or raises `BacklogFull`; `active`
-        counts the owner's unfinished evaluations in the database."""
-        counter = redis_keys.key_active(owner)
+    @contextmanager
+    def admitted(
+        self, owner: str, count: int, bound: int, active: Callable[[], int]
+    ) -> Iterator[None]:
+        """Counts `count` more for `owner` while the block stores them, or
+        raises `BacklogFull`; given back if the block raises. `active` counts
+        the owner's unfinished evaluations in the database."""
+        token = uuid.uuid4().hex
         try:
-            answer = int(self._admit(keys=[counter], args=[count, bound]))
-            if answer >= 0:
-                return
-            # Unknown, or about to refuse: ask the database, then once more.
-            self._redis.set(counter, active())
-            answer = int(self._admit(keys=[counter], args=[count, bound]))
-            if answer >= 0:
-                return
-            backlog = -2 - answer
+            answer = self._try_admit(owner, count, bound, token)
+            if answer < 0:  # unknown, or about to refuse: recount, then once more
+                self._recount(owner, active)
+                answer = self._try_admit(owner, count, bound, token)
+            if answer < 0:
+                backlog = -2 - answer
+                raise _full(bound, backlog, count, self._retry_after(backlog + count - bound))
         except RedisError as exc:
             _log.warning("backlog counter unavailable, counting in the database: %s", exc)
             backlog = active()
-            if backlog + count <= bound:
-                return
-        raise BacklogFull(
-            f"this key may have {bound} evaluations accepted and not yet finished; "
-            f"it has {backlog}, and these {count} would exceed that",
-            self._retry_after(backlog + count - bound),
+            if backlog + count > bound:
+                raise _full(bound, backlog, count, _UNKNOWN_PACE_RETRY_SECONDS) from None
+            yield
+            return
+        stored = False
+        try:
+            yield
+            stored = True
+        finally:
+            self._settled(owner, token, count, stored)
+
+    def _try_admit(self, owner: str, count: int, bound: int, token: str) -> int:
+        keys = [
+            redis_keys.key_active(owner),
+            redis_keys.key_admitting(owner),
+            redis_keys.key_ledger(owner),
+        ]
+        return int(self._admit(keys=keys, args=[count, bound, token, _NOTE_TTL_SECONDS]))
+
+    def _recount(self, owner: str, active: Callable[[], int]) -> None:
+        token = uuid.uuid4().hex
+        recounting, ledger = redis_keys.key_recounting(owner), redis_keys.key_ledger(owner)
+        storing, admitted = self._begin(
+            keys=[recounting, redis_keys.key_admitting(owner), ledger],
+            args=[token, _NOTE_TTL_SECONDS],
+        )
+        self._end(
+            keys=[redis_keys.key_active(owner), recounting, ledger],
+            args=[token, active(), storing, admitted],
         )
 
-    def release(self, owner: str, count: int = 1, *, finished: bool = True) -> None:
-        """`count` of the owner's evaluations finished, or (`finished` false) were never stored."""
+    def _settled(self, owner: str, token: str, count: int, stored: bool) -> None:
+        try:
+            self._settle(
+                keys=[redis_keys.key_active(owner), redis_keys.key_admitting(owner)],
+                args=[token, count, int(stored)],
+            )
+        except RedisError as exc:
+            _log.warning("backlog counter unavailable: %s", exc)
+
+    def epoch(self, owner: str) -> int:
+        """Read before a finish of the owner's is committed; `release` takes it."""
+        try:
+            return int(
+                self._epoch(keys=[redis_keys.key_recounting(owner), redis_keys.key_ledger(owner)])
+            )
+        except RedisError as exc:
+            _log.warning("backlog counter unavailable: %s", exc)
+            return NO_EPOCH
+
+    def release(self, owner: str, epoch: int, count: int = 1) -> None:
+        """`count` of the owner's evaluations finished, committed after `epoch` was read."""
         try:
             self._release(
-                keys=[redis_keys.key_active(owner), redis_keys.finished_in(_window())],
-                args=[count, _WINDOW_SECONDS * (_PACE_WINDOWS + 1), int(finished)],
+                keys=[
+                    redis_keys.key_active(owner),
+                    redis_keys.finished_in(_window()),
+                    redis_keys.key_ledger(owner),
+                ],
+                args=[count, _WINDOW_SECONDS * (_PACE_WINDOWS + 1), epoch],
             )
         except RedisError as exc:
             _log.warning("backlog counter unavailable: %s", exc)
@@ -106,6 +162,14 @@ class Backlog:
             return _UNKNOWN_PACE_RETRY_SECONDS
         per_second = finished / (_WINDOW_SECONDS * _PACE_WINDOWS)
         return max(1, math.ceil(excess / per_second))
+
+
+def _full(bound: int, backlog: int, count: int, retry_after_seconds: int) -> BacklogFull:
+    return BacklogFull(
+        f"this key may have {bound} evaluations accepted and not yet finished; "
+        f"it has {backlog}, and these {count} would exceed that",
+        retry_after_seconds,
+    )
 
 
 def _window() -> int:

@@ -103,13 +103,10 @@ class Storage:
         if self._backlog is None or owner is None:
             store(evaluations)
             return
-        backlog, key = self._backlog, owner
-        backlog.admit(key, len(evaluations), max_queued or _UNBOUNDED, lambda: self._active(key))
-        try:
+        with self._backlog.admitted(
+            owner, len(evaluations), max_queued or _UNBOUNDED, lambda: self._active(owner)
+        ):
             store(evaluations)
-        except BaseException:
-            backlog.release(key, len(evaluations), finished=False)
-            raise
 
     def claim(self, evaluation_id: str, command: ClaimCommand) -> Claim:
         evaluation = self._command(
@@ -153,13 +150,18 @@ class Storage:
         if not is_canonical_id(evaluation_id):  # before its id names a blob
             raise EvaluationNotFound(evaluation_id)
         decided: list[rules.Change] = []
+        epochs: list[int] = []
 
         def deciding(current: Evaluation) -> rules.Change:
             decided.append(decide(current, _now()))
+            if decided[-1].finished and self._backlog is not None and current.owner is not None:
+                epochs.append(self._backlog.epoch(current.owner))  # before the commit
             return decided[-1]
 
         evaluation, event = self.backend.modify(evaluation_id, deciding)
-        return self._committed(evaluation, event, finished=decided[-1].finished)
+        if epochs and self._backlog is not None and evaluation.owner is not None:
+            self._backlog.release(evaluation.owner, epochs[-1])
+        return self._committed(evaluation, event)
 
     def _active(self, owner: str) -> int:
         return self.backend.count(EvaluationFilter(owner=owner, active=True))
@@ -276,7 +278,8 @@ class Storage:
         if self._backlog is not None and evaluation.owner is not None:
             # An admin's decision, beyond the bound: counted, never refused.
             owner = evaluation.owner
-            self._backlog.admit(owner, 1, _UNBOUNDED, lambda: self._active(owner))
+            with self._backlog.admitted(owner, 1, _UNBOUNDED, lambda: self._active(owner)):
+                pass  # stored already: a recount since counts it twice, never not at all
         return self._committed(evaluation, rules.first_event(evaluation))
 
     def statistics(self) -> StatisticsReport:
@@ -355,13 +358,9 @@ class Storage:
             fields[f"{stream}_preview"] = stream in large
         return fields, large
 
-    def _committed(
-        self, evaluation: Evaluation, event: EvaluationEvent, *, finished: bool = False
-    ) -> Evaluation:
+    def _committed(self, evaluation: Evaluation, event: EvaluationEvent) -> Evaluation:
         if self._redis is not None:
             self._redis.committed(evaluation, event)
-        if finished and self._backlog is not None and evaluation.owner is not None:
-            self._backlog.release(evaluation.owner)
         return evaluation
 
 
