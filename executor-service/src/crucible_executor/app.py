@@ -36,7 +36,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
         with open_backend(settings) as backend:
             app.state.settings = settings
             app.state.backend = backend
-            uids = UidBlock(settings.sandbox_uid_base)
+            uids = UidBlock(settings.sandbox_uid_base, settings.uid_block_locks)
             app.state.capacity = Capacity(settings.executor_capacity, uids.first_uid)
             app.state.runs = runs
             try:

@@ -14,7 +14,6 @@ from crucible_executor.sandbox.base import SandboxUnavailable
 # host ever share a uid and its per-uid budgets. A block holds this many.
 UID_BLOCK = 1000
 _BLOCKS = 1000
-_BLOCK_LOCKS = Path("/run/crucible/uid-blocks")
 
 
 class Capacity:
@@ -55,7 +54,7 @@ class Capacity:
 class UidBlock:
     """The first uid of a block no other executor of this host holds, until `close()`."""
 
-    def __init__(self, base: int, locks: Path = _BLOCK_LOCKS) -> None:
+    def __init__(self, base: int, locks: Path) -> None:
         locks.mkdir(parents=True, exist_ok=True)
         for index in range(_BLOCKS):
             fd = os.open(locks / str(index), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)

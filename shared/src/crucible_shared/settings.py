@@ -189,6 +189,11 @@ class ExecutorSettings(PoolSettings, ServiceTokenSettings):
         ge=1000,
         le=2**31 - 1 - 1000 * 1000,
         description="Sandboxes run as uid (and gid) base + 1000 × block + slot: each executor "
-        "of a host holds a block of its own (a lock in /run/crucible/uid-blocks), so no two "
+        "of a host holds a block of its own (a lock in uid_block_locks), so no two "
         "concurrent runs share a uid's host-wide budgets. The range must belong to no user.",
+    )
+    uid_block_locks: Path = Field(
+        default=Path("/run/crucible/uid-blocks"),
+        description="A writable directory every executor whose sandboxes share a kernel "
+        "shares too (Compose: a volume), holding one lock file per uid block.",
     )
