@@ -195,3 +195,24 @@ def test_the_link_the_first_start_prints_signs_the_page_in(
     expect(page.get_by_role("region", name="Standard output")).to_contain_text(
         "signed in", timeout=FINISHED_WITHIN_MS
     )
+
+
+def test_a_batch_shows_its_progress_and_outcomes(page: Page, platform: Platform) -> None:
+    submitted = platform.client.post(
+        "/api/batches",
+        json={"label": "browser-batch", "items": [{"code": "print(1)\n"}, {"code": "1 / 0\n"}]},
+    )
+    assert submitted.status_code == 202, submitted.text
+    batch_id = submitted.json()["id"]
+
+    page.goto("/researcher/evaluations")
+    row = page.get_by_role("listitem", name="Batch browser-batch")
+    # The page polls while the batch is unfinished: no reload is needed to see it end.
+    expect(row).to_contain_text("2 / 2 finished", timeout=FINISHED_WITHIN_MS)
+    expect(row.get_by_role("progressbar")).to_have_attribute("value", "2")
+    expect(row).to_contain_text("success: 1")
+    expect(row).to_contain_text("error: 1")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    row.get_by_role("link", name="its evaluations").click()
+    expect(page).to_have_url(re.compile(f"batch_id={batch_id}"))
+    expect(page.locator("table.evaluations tbody tr")).to_have_count(2)

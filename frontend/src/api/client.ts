@@ -12,6 +12,8 @@ export type EvaluationStatus = components["schemas"]["EvaluationStatus"];
 export type SandboxImage = components["schemas"]["SandboxImage"];
 export type QueueOverview = components["schemas"]["QueueOverview"];
 export type StatisticsReport = components["schemas"]["StatisticsReport"];
+export type BatchProgress = components["schemas"]["BatchProgress"];
+export type BatchPage = components["schemas"]["BatchPage"];
 
 type ListQuery = NonNullable<paths["/api/evaluations"]["get"]["parameters"]["query"]>;
 
@@ -82,6 +84,17 @@ export const listEvaluations = (query: ListQuery): Promise<EvaluationPage> => {
   const search = params.toString();
   return call(`/evaluations${search ? `?${search}` : ""}`);
 };
+
+export const listBatches = (query: { limit?: number; cursor?: string } = {}): Promise<BatchPage> => {
+  const params = new URLSearchParams();
+  if (query.limit !== undefined) params.set("limit", String(query.limit));
+  if (query.cursor) params.set("cursor", query.cursor);
+  const search = params.toString();
+  return call(`/batches${search ? `?${search}` : ""}`);
+};
+
+export const cancelBatch = (id: string): Promise<BatchProgress> =>
+  call(`/batches/${encodeURIComponent(id)}/cancel`, { method: "POST" });
 
 export const getQueue = (): Promise<QueueOverview> => call("/queue");
 

@@ -30,3 +30,21 @@ test("pages follow next_cursor and come back; a filter starts from the newest", 
   await waitFor(() => expect(api.calls.at(-1)?.url.searchParams.get("status")).toBe("failed"));
   expect(api.calls.at(-1)?.url.searchParams.has("cursor")).toBe(false);
 });
+
+test("a batch's link lists only its evaluations, and the filter can be cleared", async () => {
+  const api = fakeFetch({
+    "GET /api/evaluations": () => ({ body: { items: [summary("in-batch")], next_cursor: null } }),
+    "GET /api/batches": () => ({ body: { items: [], next_cursor: null } }),
+  });
+  renderPage(<EvaluationsPage />, "/evaluations?batch_id=batch-7");
+  expect(await screen.findByText("in-batch")).toBeInTheDocument();
+  const listed = api.calls.filter((c) => c.url.pathname === "/api/evaluations");
+  expect(listed.at(-1)?.url.searchParams.get("batch_id")).toBe("batch-7");
+
+  await userEvent.click(screen.getByRole("button", { name: "All evaluations" }));
+  await waitFor(() =>
+    expect(api.calls.filter((c) => c.url.pathname === "/api/evaluations").at(-1)?.url.searchParams.has("batch_id")).toBe(
+      false,
+    ),
+  );
+});

@@ -2,6 +2,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { listEvaluations } from "../api/client";
 import { pageSize, priorities, statuses } from "../api/contract";
+import { BatchList } from "../components/BatchList";
 import { OutcomeBadge } from "../components/OutcomeBadge";
 import { formatDuration, formatTime, fromLocalInput, toLocalInput } from "../lib/time";
 
@@ -11,13 +12,15 @@ export function EvaluationsPage() {
   const status = statuses.find((s) => s === search.get("status"));
   const priority = priorities.find((p) => p === search.get("priority"));
   const since = search.get("since") ?? undefined;
+  // Set by a batch's "its evaluations" link; the API filters by it.
+  const batchId = search.get("batch_id") ?? undefined;
   const cursor = search.get("cursor") ?? undefined;
   // Cursors of the pages before this one, so "Newer" can go back.
   const previous = search.getAll("back");
 
   const { data, error, isPending } = useQuery({
-    queryKey: ["evaluations", status, priority, since, cursor],
-    queryFn: () => listEvaluations({ status, priority, since, cursor, limit: pageSize.default }),
+    queryKey: ["evaluations", status, priority, since, batchId, cursor],
+    queryFn: () => listEvaluations({ status, priority, since, batch_id: batchId, cursor, limit: pageSize.default }),
     placeholderData: keepPreviousData,
   });
 
@@ -50,6 +53,7 @@ export function EvaluationsPage() {
   return (
     <div className="list-page">
       <h2>Evaluations</h2>
+      <BatchList />
       <form className="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           Status{" "}
@@ -77,6 +81,14 @@ export function EvaluationsPage() {
             onChange={(e) => filter("since", e.target.value ? fromLocalInput(e.target.value) : "")}
           />
         </label>
+        {batchId && (
+          <span>
+            Batch <code>{batchId}</code>{" "}
+            <button type="button" onClick={() => filter("batch_id", "")}>
+              All evaluations
+            </button>
+          </span>
+        )}
       </form>
       {error && <p role="alert">Could not list evaluations: {error.message}</p>}
       {isPending && <p>Loading…</p>}
