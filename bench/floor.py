@@ -8,6 +8,8 @@ this sandbox would pay at the least.
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +25,24 @@ BackendName = Literal["process", "docker"]
 # Its own id: its cgroups, workspaces and containers never meet a running executor's.
 _EXECUTOR_ID = "bench-floor"
 _WARM_UP_RUNS = 2
+
+
+class UidSlots:
+    """Slots as the executor gives them: each run at once as a uid of its own,
+    so that concurrent runs share no per-uid budget."""
+
+    def __init__(self, settings: ExecutorSettings, count: int) -> None:
+        self._free: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(count):
+            self._free.put_nowait(settings.sandbox_uid_base + slot)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[int]:
+        uid = await self._free.get()
+        try:
+            yield uid
+        finally:
+            self._free.put_nowait(uid)
 
 
 @dataclass(frozen=True)
@@ -41,16 +61,17 @@ async def measure_floor(
     settings = ExecutorSettings(
         executor_backend=backend_name, executor_id=_EXECUTOR_ID, executor_capacity=parallelism
     )
+    uid = settings.sandbox_uid_base
     with open_backend(settings) as backend:
         for _ in range(_WARM_UP_RUNS):
-            await _run_once(backend)
-        sequential = [await _run_once(backend) for _ in range(sequential_runs)]
+            await _run_once(backend, uid)
+        sequential = [await _run_once(backend, uid) for _ in range(sequential_runs)]
 
-        slots = asyncio.Semaphore(parallelism)
+        slots = UidSlots(settings, parallelism)
 
         async def in_a_slot() -> tuple[float, bool]:
-            async with slots:
-                return await _run_once(backend)
+            async with slots.slot() as slot_uid:
+                return await _run_once(backend, slot_uid)
 
         started = time.perf_counter()
         parallel = await asyncio.gather(*(in_a_slot() for _ in range(throughput_runs)))
@@ -65,12 +86,12 @@ async def measure_floor(
     )
 
 
-async def _run_once(backend: SandboxBackend) -> tuple[float, bool]:
+async def _run_once(backend: SandboxBackend, uid: int) -> tuple[float, bool]:
     async def started() -> None:
         pass
 
     request = ExecutionRequest(evaluation_id=f"bench-{uuid.uuid4().hex}", code=HELLO_CODE)
     begin = time.perf_counter()
-    result = await backend.run(request, started)
+    result = await backend.run(request, started, uid=uid)
     seconds = time.perf_counter() - begin
     return seconds, result.outcome is Outcome.SUCCESS and result.stdout == HELLO_STDOUT

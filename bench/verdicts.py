@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.floor import UidSlots
 from crucible_executor.sandbox.backends import open_backend
 from crucible_executor.sandbox.base import SandboxBackend
 from crucible_shared.schemas.execution import ExecutionRequest
@@ -52,17 +53,20 @@ def programs(problems_path: Path, copies: int) -> list[ExecutionRequest]:
 
 
 async def judge_all(
-    backend: SandboxBackend, requests: list[ExecutionRequest], parallel: int
+    backend: SandboxBackend,
+    settings: ExecutorSettings,
+    requests: list[ExecutionRequest],
+    parallel: int,
 ) -> tuple[dict[str, str], float]:
-    gate = asyncio.Semaphore(parallel)
+    slots = UidSlots(settings, parallel)
     verdicts: dict[str, str] = {}
 
     async def started() -> None:
         pass
 
     async def one(request: ExecutionRequest) -> None:
-        async with gate:
-            result = await backend.run(request, started)
+        async with slots.slot() as uid:
+            result = await backend.run(request, started, uid=uid)
         assert result.test_results is not None
         verdicts[request.evaluation_id] = result.test_results[0].verdict.value
 
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     with open_backend(settings) as backend:
         for parallel in args.parallel:
-            verdicts, seconds = asyncio.run(judge_all(backend, requests, parallel))
+            verdicts, seconds = asyncio.run(judge_all(backend, settings, requests, parallel))
             tally = Counter(
                 (key.rsplit("/", 2)[1], verdict) for key, verdict in sorted(verdicts.items())
             )
