@@ -92,3 +92,20 @@ def test_a_counter_that_drifted_high_is_recounted_rather_than_refusing(
         direct.set(redis_keys.key_active(owner), 7)  # a crash between commits and counts
 
     _admit(backlog, owner, 3, database.count)
+
+
+def test_a_recount_that_fails_does_not_stop_finishes_being_taken_off(backlog: Backlog) -> None:
+    owner, database = new_id(), Database()
+    with backlog.admitted(owner, 1, 1, database.count):
+        database.stored += 1
+
+    def unavailable() -> int:
+        raise RuntimeError("the database is away")
+
+    with pytest.raises(RuntimeError), backlog.admitted(owner, 1, 1, unavailable):
+        pass  # about to refuse: a recount, which fails
+    epoch = backlog.epoch(owner)
+    database.stored -= 1
+    backlog.release(owner, epoch)
+
+    _admit(backlog, owner, 1, _never)

@@ -37,7 +37,7 @@ _UNKNOWN_PACE_RETRY_SECONDS = 5
 # shorter): after it, a note of a storer or recounter that died is dropped.
 _NOTE_TTL_SECONDS = 300
 # What a finish carries when its epoch could not be read: not taken off.
-NO_EPOCH = -1
+_NO_EPOCH = -1
 
 
 class BacklogFull(Exception):
@@ -109,9 +109,15 @@ class Backlog:
             keys=[recounting, redis_keys.key_admitting(owner), ledger],
             args=[token, _NOTE_TTL_SECONDS],
         )
+        try:
+            counted = active()
+        except BaseException:
+            # Not left to expire: while it stands, the key's finishes are not taken off.
+            self._redis.zrem(recounting, token)
+            raise
         self._end(
             keys=[redis_keys.key_active(owner), recounting, ledger],
-            args=[token, active(), storing, admitted],
+            args=[token, counted, storing, admitted],
         )
 
     def _settled(self, owner: str, token: str, count: int, stored: bool) -> None:
@@ -131,7 +137,7 @@ class Backlog:
             )
         except RedisError as exc:
             _log.warning("backlog counter unavailable: %s", exc)
-            return NO_EPOCH
+            return _NO_EPOCH
 
     def release(self, owner: str, epoch: int, count: int = 1) -> None:
         """`count` of the owner's evaluations finished, committed after `epoch` was read."""
