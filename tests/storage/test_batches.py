@@ -4,12 +4,17 @@ back in the order their evaluations finished."""
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+import redis as redis_py
 from fastapi.testclient import TestClient
 
+from crucible_shared import redis_keys
 from crucible_shared.ids import new_id
 from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.schemas.batches import BatchProgress, FinishedPage, StoredBatch
+from crucible_storage import service
 from tests.storage.factories import move
+from tests.support.servers import RedisServer
 
 _S = EvaluationStatus
 
@@ -150,3 +155,40 @@ def test_unknown_batches_and_bad_cursors_are_refused(client: TestClient) -> None
     refused = client.get(f"/batches/{stored.batch.id}/finished", params={"cursor": "-1"})
     assert refused.status_code == 422
     assert "cursor" in refused.json()["detail"]
+
+
+def test_cancelling_a_batch_stops_only_what_is_unfinished_page_by_page(
+    client: TestClient, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "_CANCEL_PAGE", 2)  # three pages for five
+    owner = new_id()
+    submissions = [{"code": f"print({n})", "owner": owner} for n in range(7)]
+    response = client.post(
+        "/batches", json={"submissions": submissions, "owner": owner, "max_queued": 7}
+    )
+    stored = StoredBatch.model_validate(response.json())
+    done, running, *waiting = [e.id for e in stored.evaluations]
+    _finish(client, done)
+    move(client, running, _S.PROVISIONING)
+    move(client, running, _S.RUNNING)
+
+    answer = client.post(f"/batches/{stored.batch.id}/cancel", json={"detail": "cancelled by x"})
+
+    assert answer.status_code == 200, answer.text
+    assert sorted(answer.json()["cancelled"]) == sorted([running, *waiting])
+    progress = _progress(client, stored.batch.id)
+    assert progress.done and progress.by_status == {_S.COMPLETED: 1, _S.CANCELLED: 6}
+    last = client.get(f"/evaluations/{running}/events").json()[-1]
+    assert (last["status"], last["detail"]) == ("cancelled", "cancelled by x")
+    # Every one numbered in the finish order the results stream reads.
+    assert len(_finished(client, stored.batch.id).items) == 7
+    # And taken off the key's backlog: only the finished one was before.
+    assert redis_py.Redis.from_url(redis.url).get(redis_keys.key_active(owner)) == b"0"
+    again = client.post(f"/batches/{stored.batch.id}/cancel", json={"detail": "again"})
+    assert again.json()["cancelled"] == []
+
+
+def test_cancelling_an_unknown_batch_is_not_found(client: TestClient) -> None:
+    answer = client.post(f"/batches/{new_id()}/cancel", json={"detail": "x"})
+
+    assert answer.status_code == 404

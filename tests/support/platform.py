@@ -169,12 +169,13 @@ def local_platform(
     database_url: str | None = None,
     *,
     start_args: Sequence[str] = (),
+    generous_limits: bool = True,
     **settings: str,
 ) -> Iterator[Platform]:
     """`settings` are more environment variables, e.g. CRUCIBLE_EXECUTOR_CAPACITY="1";
     `start_args` more arguments of `start`, e.g. ["--prod"] (HTTPS only, a real
-    certificate needed)."""
-    env = platform_env(state_dir, database_url, **settings)
+    certificate needed); `generous_limits` false keeps the front door's own."""
+    env = platform_env(state_dir, database_url, generous_limits=generous_limits, **settings)
     platform = Platform(state_dir, env, int(env["CRUCIBLE_PORT"]))
     started = platform.script("start", "--local", *start_args)
     try:
@@ -197,12 +198,16 @@ def _log_tails(logs: Path, lines: int = 20) -> str:
 
 
 def platform_env(
-    state_dir: Path, database_url: str | None = None, **settings: str
+    state_dir: Path,
+    database_url: str | None = None,
+    *,
+    generous_limits: bool = True,
+    **settings: str,
 ) -> dict[str, str]:
     """The environment ./start-platform.sh gets: free ports, the state directory."""
     env = {
         **os.environ,
-        **GENEROUS_LIMITS,
+        **(GENEROUS_LIMITS if generous_limits else {}),
         **settings,
         "CRUCIBLE_STATE_DIR": str(state_dir),
         "CRUCIBLE_PORT": str(free_port()),

@@ -5,9 +5,11 @@ from typing import Any
 
 import httpx
 
-from crucible_shared import service_auth
+from crucible_shared import limits, service_auth
 from crucible_shared.ids import is_canonical_id
 from crucible_shared.schemas.batches import (
+    BatchCancel,
+    BatchCancelled,
     BatchPage,
     BatchProgress,
     FinishedPage,
@@ -151,6 +153,19 @@ class StorageClient:
             "POST", "/batches", json=new.model_dump(mode="json"), timeout=timeout
         )
         return StoredBatch.model_validate_json(response.content)
+
+    def cancel_batch(self, batch_id: str, command: BatchCancel) -> BatchCancelled:
+        """Cancels what of it is still queued or running; the ids it cancelled."""
+        # As long as storing it took, at most.
+        timeout = self._timeout + limits.MAX_BATCH_ITEMS * _SECONDS_PER_STORED_ITEM
+        response = self._request(
+            "POST",
+            f"/batches/{_id(batch_id)}/cancel",
+            content=command.model_dump_json(),
+            headers={"content-type": "application/json"},
+            timeout=timeout,
+        )
+        return BatchCancelled.model_validate_json(response.content)
 
     def get_batch(self, batch_id: str) -> BatchProgress:
         response = self._request("GET", f"/batches/{_id(batch_id)}")

@@ -5,13 +5,17 @@ transparently, reads go through the Redis cache when there is one, and every
 committed change is published for the API's live streams.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from crucible_shared.ids import is_canonical_id, new_id
+from crucible_shared.lifecycle import EvaluationStatus
 from crucible_shared.schemas.batches import (
     Batch,
+    BatchCancel,
+    BatchCancelled,
     BatchPage,
     BatchProgress,
     FinishedEvaluation,
@@ -52,6 +56,8 @@ Stream = Literal["stdout", "stderr"]
 _STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 _BLOBS = "outputs/"
 _UNBOUNDED = 2**62
+# Evaluations of a batch cancelled per transaction.
+_CANCEL_PAGE = 500
 
 
 def _blob_key(evaluation_id: str, stream: Stream) -> str:
@@ -190,6 +196,32 @@ class Storage:
             batch=batch,
             evaluations=[EvaluationSummary.model_validate(e.model_dump()) for e in evaluations],
         )
+
+    def cancel_batch(self, batch_id: str, command: BatchCancel) -> BatchCancelled:
+        """Every evaluation of the batch still queued or running, cancelled, a
+        page per transaction: a batch of 10,000 is one request, not 10,000."""
+        self.backend.batch_counts(batch_id)  # BatchNotFound for an unknown one
+        update = EvaluationUpdate(status=EvaluationStatus.CANCELLED, detail=command.detail)
+        unfinished = EvaluationFilter(batch_id=batch_id, active=True)
+        cancelled: list[str] = []
+        # Those that finish meanwhile leave the filter: the first page is always the next.
+        while page := self.backend.page(unfinished, limit=_CANCEL_PAGE, cursor=None).items:
+            owners = {summary.owner for summary in page if summary.owner is not None}
+            epochs = {owner: self._backlog.epoch(owner) for owner in owners if self._backlog}
+            modified = self.backend.modify_each(
+                [summary.id for summary in page],
+                lambda current: rules.transition(current, update, _now()),
+            )
+            if not modified:
+                break
+            released = Counter(evaluation.owner for evaluation, _ in modified)
+            for owner, epoch in epochs.items():
+                if self._backlog is not None and released[owner]:
+                    self._backlog.release(owner, epoch, released[owner])
+            for evaluation, event in modified:
+                self._committed(evaluation, event)
+            cancelled += [evaluation.id for evaluation, _ in modified]
+        return BatchCancelled(cancelled=cancelled)
 
     def batch(self, batch_id: str) -> BatchProgress:
         return batches.progress(self.backend.batch_counts(batch_id))

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crucible_shared import limits
 from crucible_shared.lifecycle import EvaluationStatus, Outcome
+from crucible_shared.schemas.commands import MAX_REASON_CHARS
 from crucible_shared.schemas.evaluations import (
     BatchItem,
     Evaluation,
@@ -54,6 +55,18 @@ class NewBatch(BaseModel):
     max_queued: int | None = Field(
         default=None, ge=1, description="The owner's backlog bound, checked as it is stored."
     )
+
+
+class BatchCancel(BaseModel):
+    """Cancel what of a batch is still queued or running (internal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detail: str = Field(max_length=MAX_REASON_CHARS, description="Recorded in each one's history.")
+
+
+class BatchCancelled(BaseModel):
+    cancelled: list[str] = Field(description="Ids of the evaluations this cancel stopped.")
 
 
 class StoredBatch(BaseModel):

@@ -75,6 +75,13 @@ class StorageBackend(Protocol):
         and dead letter, atomically: no other write to it comes in between."""
         ...
 
+    def modify_each(
+        self, evaluation_ids: list[str], decide: Callable[[Evaluation], Change]
+    ) -> list[tuple[Evaluation, EvaluationEvent]]:
+        """`modify` of each, in as few transactions as the backend can; those
+        `decide` refuses (a `Conflict`) or that are gone are left out."""
+        ...
+
     def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
         """Newest first; `cursor` is a `next_cursor` this backend handed out."""
         ...

@@ -19,6 +19,7 @@ from crucible_shared.schemas.keys import StoredKey
 from crucible_storage.batches import BatchCounts
 from crucible_storage.db import repository
 from crucible_storage.db.engine import for_writing
+from crucible_storage.errors import Conflict, NotFound
 from crucible_storage.rules import Change
 from crucible_storage.statistics import Tally, Timing
 
@@ -68,6 +69,23 @@ class DatabaseBackend:
     ) -> tuple[Evaluation, EvaluationEvent]:
         with self._writing.begin() as session:
             return repository.modify(session=session, evaluation_id=evaluation_id, decide=decide)
+
+    def modify_each(
+        self, evaluation_ids: list[str], decide: Callable[[Evaluation], Change]
+    ) -> list[tuple[Evaluation, EvaluationEvent]]:
+        modified = []
+        with self._writing.begin() as session:
+            for evaluation_id in evaluation_ids:
+                try:
+                    # `decide` refuses before the row is touched: nothing to undo.
+                    modified.append(
+                        repository.modify(
+                            session=session, evaluation_id=evaluation_id, decide=decide
+                        )
+                    )
+                except (Conflict, NotFound):
+                    continue
+        return modified
 
     def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
         with self._reading.begin() as session:

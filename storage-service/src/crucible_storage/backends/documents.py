@@ -37,9 +37,11 @@ from crucible_storage.batches import BatchCounts
 from crucible_storage.errors import (
     AlreadyRequeued,
     BatchNotFound,
+    Conflict,
     DeadLetterNotFound,
     EvaluationNotFound,
     KeyNotFound,
+    NotFound,
 )
 from crucible_storage.objects.base import ObjectMissing, ObjectStore
 from crucible_storage.pagination import Cursor
@@ -214,6 +216,17 @@ class DocumentBackend:
                 )
             )
             return change.evaluation, event
+
+    def modify_each(
+        self, evaluation_ids: list[str], decide: Callable[[Evaluation], Change]
+    ) -> list[tuple[Evaluation, EvaluationEvent]]:
+        modified = []
+        for evaluation_id in evaluation_ids:
+            try:
+                modified.append(self.modify(evaluation_id, decide))
+            except (Conflict, NotFound):
+                continue
+        return modified
 
     def page(self, where: EvaluationFilter, *, limit: int, cursor: str | None) -> EvaluationPage:
         after = Cursor.decode(cursor) if cursor is not None else None

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Query, status
 from crucible_shared.ids import ID_PATTERN
 from crucible_shared.limits import BATCH_RESULTS_PAGE, LIST_PAGE_SIZE
 from crucible_shared.schemas.batches import (
+    BatchCancel,
+    BatchCancelled,
     BatchPage,
     BatchProgress,
     FinishedPage,
@@ -37,6 +39,12 @@ def list_batches(
 @router.get("/{batch_id}")
 def read_batch(batch_id: str, storage: StorageDep) -> BatchProgress:
     return storage.batch(batch_id)
+
+
+@router.post("/{batch_id}/cancel")
+def cancel_batch(batch_id: str, command: BatchCancel, storage: StorageDep) -> BatchCancelled:
+    """Cancels what of it is still queued or running; the ids it cancelled."""
+    return storage.cancel_batch(batch_id, command)
 
 
 @router.get("/{batch_id}/finished")
